@@ -1,0 +1,88 @@
+"""Configuration, read from the environment.
+
+`Config` holds the embedded defaults (SQLite under `instance/`, secrets generated once into
+`instance/`); `TestConfig` is for the test suite; `ProductionConfig` refuses to start without
+explicit secrets and an explicit database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app refuses to start."""
+
+
+class Config:
+    PORTAL_ENV = os.environ.get("PORTAL_ENV", "development")
+    # None means "generate once into instance/" (development only, see portal.secrets).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    NIK_ENCRYPTION_KEY = os.environ.get("NIK_ENCRYPTION_KEY") or None
+    # None means "SQLite file instance/portal.db", resolved against the app's instance path.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+
+    # Number of reverse proxies in front of the app; 0 ignores X-Forwarded-* entirely.
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Rate-limit counters: in-process by default, shared through Redis in production.
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class TestConfig(Config):
+    TESTING = True
+    PORTAL_ENV = "test"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - tests only
+    # 32 zero bytes, base64: deterministic test data, never used outside tests.
+    NIK_ENCRYPTION_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    PORTAL_ENV = "production"
+    SESSION_COOKIE_SECURE = True
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Refuse to start with an unsafe configuration (production without explicit secrets)."""
+    if config.get("PORTAL_ENV") != "production":
+        return
+    required = {
+        "SECRET_KEY": "SECRET_KEY",
+        "NIK_ENCRYPTION_KEY": "NIK_ENCRYPTION_KEY",
+        "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+    }
+    missing = [env for key, env in required.items() if not config.get(key)]
+    if missing:
+        raise ConfigError(
+            "PORTAL_ENV=production needs explicit " + ", ".join(missing)
+            + " (see README, Configuration)."
+        )
+
+
+def config_for_environment() -> type[Config]:
+    """The config class selected by PORTAL_ENV."""
+    env = os.environ.get("PORTAL_ENV", "development")
+    if env == "production":
+        return ProductionConfig
+    if env in ("development", ""):
+        return Config
+    raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', not {env!r}.")

