@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config, check_config
+from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, csrf, db, limiter, migrate
 from portal.secrets import load_development_secrets
 from portal.services.pii import PiiVault
@@ -25,7 +26,8 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
         config = config_for_environment()
     if isinstance(config, Mapping):
-        app.config.from_object(Config)
+        # Overrides on top of the class their PORTAL_ENV names (e.g. production's cookie flags).
+        app.config.from_object(ProductionConfig if config.get("PORTAL_ENV") == "production" else Config)
         app.config.update(config)
     else:
         app.config.from_object(config)
@@ -54,6 +56,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     )
     csrf.init_app(app)
     babel.init_app(app)
+    app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
 
     from portal.routes import errors, public

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
 
 
+# Served when even the error template fails (a broken template, a failing context processor).
+_LAST_RESORT = (
+    '<!doctype html><html lang="id"><meta charset="utf-8"><title>Gangguan</title>'
+    "<p>Maaf, terjadi kesalahan. Silakan coba lagi nanti.</p></html>"
+)
+
+
 def _render(status: int):
     template = f"errors/{status}.html" if status in PAGES else "errors/generic.html"
-    return render_template(template, status=status), status
+    try:
+        return render_template(template, status=status), status
+    except Exception:
+        current_app.logger.exception("error page failed to render")
+        return _LAST_RESORT, status
 
 
 def register(app: Flask) -> None:

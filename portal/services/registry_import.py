@@ -362,12 +362,14 @@ def import_registry(
     on_issue: Callable[[RowIssue], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     today: dt.date | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
     """Validate and import a registry CSV in one transaction; commit unless `dry_run`.
 
     Raises `ImportStopped` (after rolling back) when the file as a whole is unusable: wrong
     encoding, a missing column, no period, or no data rows. `on_issue` receives each rejected
-    row and each warning; `on_progress` receives (rows read, bytes read) after each chunk.
+    row and each warning; `on_progress` receives (rows read, bytes read) after each chunk of
+    `chunk_rows` rows, the most that is held in memory at once.
     """
     today = today or dt.date.today()
     file_name = os.path.basename(os.fspath(path))
@@ -377,7 +379,8 @@ def import_registry(
         try:
             result = _run(session, vault, text, counting, file_name=file_name,
                           imported_by=imported_by, period=period, dry_run=dry_run,
-                          on_issue=on_issue, on_progress=on_progress, today=today)
+                          on_issue=on_issue, on_progress=on_progress, today=today,
+                          chunk_rows=chunk_rows)
         except UnicodeDecodeError:
             session.rollback()
             raise ImportStopped(N_("Berkas bukan teks UTF-8. Simpan ulang sebagai CSV UTF-8.")) from None
@@ -395,7 +398,8 @@ def import_registry(
 def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingReader, *,
          file_name: str, imported_by: str, period: str | None, dry_run: bool,
          on_issue: Callable[[RowIssue], None] | None,
-         on_progress: Callable[[int, int], None] | None, today: dt.date) -> ImportResult:
+         on_progress: Callable[[int, int], None] | None, today: dt.date,
+         chunk_rows: int) -> ImportResult:
     columns, delimiter = _header(text)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
@@ -413,7 +417,7 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     importer = _Importer(session, vault, batch, result, on_issue)
 
     rows = _csv_rows(text, delimiter)
-    while chunk := list(islice(rows, CHUNK_ROWS)):
+    while chunk := list(islice(rows, chunk_rows)):
         valid: list[_Row] = []
         for line, fields in chunk:
             checked = validator.validate(line, fields)

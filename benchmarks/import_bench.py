@@ -1,0 +1,397 @@
+"""Throughput and peak memory of the registry CSV importer on a synthetic DTSEN extract.
+
+`make bench` runs this script. It measures `portal.services.registry_import.import_registry`
+end to end, as `flask registry import` runs it: streaming and validating every row (NIK
+structure, region, birth date, name), hashing and encrypting each NIK and KK, inserting the
+people and their programme entries, and the final commit. It reports rows per second and the
+importer's peak resident memory against the targets (>= 25,000 rows/s, < 300 MB), and exits 0
+either way: it is a measurement, not a test.
+
+The work is split over three processes so that only the importer is measured:
+
+* this process only orchestrates (stdlib only, a few MB);
+* a *prepare* process creates the schema with the migrations, loads the 91k official regions
+  and writes the CSV. Generating a million rows takes seconds of CPU and builds large
+  in-memory tables of serial counters; none of that belongs to the importer, so it is kept out
+  of both the timing and the memory figure;
+* an *import* process opens the same database and runs the importer once. Its peak RSS is
+  read inside it after the import. On Linux `ru_maxrss` of a child started with
+  fork/vfork+exec also counts the parent's address space before the exec, which is why the
+  orchestrating parent stays small and why `VmHWM` (the peak of the importer's own address
+  space, from /proc) is reported as well.
+
+The generated file is valid throughout: NIKs carry the kecamatan code of the desa, the birth
+date (day + 40 for women) and a serial unique per (kecamatan, encoded date), so every row
+should be accepted; a rejected row means the generator and the importer disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_ROWS_PER_S = 25_000
+TARGET_PEAK_RSS_MB = 300
+PERIOD = "2025-Q4"
+KEY_ENV = "BENCH_NIK_ENCRYPTION_KEY"
+CSV_NAME = "registry.csv"
+DB_NAME = "bench.db"
+COLUMNS = ("nik", "no_kk", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "rt", "rw", "desil",
+           "pkh", "bpnt", "pbi_jk", "blt")
+
+# Small name lists: generation must cost far less than the import it feeds.
+MALE_FIRST = (
+    "Agus", "Ahmad", "Ade", "Asep", "Bambang", "Budi", "Cecep", "Dadang", "Deden", "Dedi", "Dodi",
+    "Eko", "Endang", "Firman", "Hendra", "Hidayat", "Iwan", "Joko", "Moch.", "Muhammad", "Rahmat",
+    "Ridwan", "Rudi", "Slamet", "Tatang", "Ujang", "Usep", "Wawan", "Yayan", "Yusuf",
+)
+FEMALE_FIRST = (
+    "Ai", "Aisyah", "Ani", "Cucu", "Dewi", "Dian", "Enok", "Eti", "Euis", "Fitri", "Iis", "Imas",
+    "Lilis", "Lina", "Neneng", "Nining", "Nur", "Popon", "Ratna", "Rina", "Rini", "Rosita", "Siti",
+    "Sri", "Titin", "Tuti", "Wati", "Yanti", "Yuni", "Nurhayati",
+)
+MALE_LAST = (
+    "Firmansyah", "Gunawan", "Hakim", "Hermawan", "Hidayat", "Kurniawan", "Ma'ruf", "Maulana",
+    "Nugraha", "Permana", "Prasetyo", "Ruhiyat", "Santoso", "Saputra", "Setiawan", "Sudrajat",
+    "Supriatna", "Suryana", "Sutisna", "Wijaya",
+)
+FEMALE_LAST = (
+    "Anggraeni", "Fitriani", "Handayani", "Herawati", "Komalasari", "Kurniasih", "Lestari",
+    "Marlina", "Nurhasanah", "Rahmawati", "Rohayati", "Sumiati", "Suryani", "Susanti", "Wulandari",
+    "Yulianti", "Aminah", "Djuwariah", "Halimah", "Maryam",
+)
+HOUSEHOLD_SIZES = (1, 2, 3, 4, 5, 6, 7)
+HOUSEHOLD_CUM_WEIGHTS = (8, 23, 43, 67, 85, 95, 100)
+DESIL_CUM_WEIGHTS = (16, 32, 47, 60, 71, 80, 87, 93, 97, 100)
+
+
+# --------------------------------------------------------------------------- prepare process
+
+def _make_app(workdir: Path) -> Any:
+    from portal import create_app
+
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / DB_NAME}",
+        "SECRET_KEY": "bench",
+        "NIK_ENCRYPTION_KEY": os.environ[KEY_ENV],
+        "PORTAL_ENV": "bench",
+    })
+
+
+def _desa_of(kabupaten: str) -> list[tuple[str, str]]:
+    """(desa code, its kecamatan's 6 NIK digits) for every desa/kelurahan of the kabupaten."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Region, RegionLevel
+
+    codes = db.session.scalars(
+        select(Region.code)
+        .where(Region.level == RegionLevel.DESA, Region.code.startswith(kabupaten + "."))
+        .order_by(Region.code)
+    ).all()
+    return [(code, code[:8].replace(".", "")) for code in codes]
+
+
+def _programme_flags(rng: random.Random, desil: int, has_children: bool) -> str:
+    """pkh,bpnt,pbi_jk,blt as YA/TIDAK, likelier in the lower deciles (as in services.demo)."""
+    chances = (
+        0.7 if desil <= 3 and has_children else 0.05,
+        0.75 if desil <= 4 else 0.05,
+        0.85 if desil <= 5 else 0.1,
+        0.35 if desil <= 2 else 0.02,
+    )
+    return ",".join("YA" if rng.random() < p else "TIDAK" for p in chances)
+
+
+class _Serials:
+    """Next 4-digit serial per 12-digit NIK/KK prefix, so that every number is unique."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+
+    def take(self, prefix: str) -> str:
+        serial = self._next.get(prefix, 0) + 1
+        if serial > 9999:
+            raise RuntimeError(f"more than 9999 numbers for prefix {prefix}; use more desa")
+        self._next[prefix] = serial
+        return f"{prefix}{serial:04d}"
+
+
+def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, today: dt.date) -> None:
+    """Write `rows` people in households spread over `desa`; fast enough for millions of rows."""
+    rng = random.Random(seed)  # reproducible fake data, not secrets
+    today_ordinal = today.toordinal()
+    dates: dict[int, tuple[str, int, str]] = {}  # ordinal -> (ISO date, day, "MMYY")
+
+    def date_parts(ordinal: int) -> tuple[str, int, str]:
+        parts = dates.get(ordinal)
+        if parts is None:
+            d = dt.date.fromordinal(ordinal)
+            parts = dates[ordinal] = (d.isoformat(), d.day, f"{d.month:02d}{d.year % 100:02d}")
+        return parts
+
+    def birth(age: int) -> int:
+        return today_ordinal - 365 * age - rng.randrange(365)
+
+    niks, kks = _Serials(), _Serials()
+    written = 0
+    buffer: list[str] = []
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(",".join(COLUMNS) + "\n")
+        while written < rows:
+            code, kecamatan = rng.choice(desa)
+            size = min(rng.choices(HOUSEHOLD_SIZES, cum_weights=HOUSEHOLD_CUM_WEIGHTS)[0], rows - written)
+            desil = rng.choices(range(1, 11), cum_weights=DESIL_CUM_WEIGHTS)[0]
+            rt, rw = f"{rng.randint(1, 12):03d}", f"{rng.randint(1, 6):03d}"
+            head_age = rng.randint(22, 78)
+            head_sex = "L" if rng.random() < 0.82 else "P"
+            members = [(head_sex, head_age)]
+            if size >= 2:
+                members.append(("P" if head_sex == "L" else "L", max(18, head_age + rng.randint(-8, 4))))
+            members += [(rng.choice("LP"), rng.randint(0, head_age - 18)) for _ in range(size - len(members))]
+            _, kk_day, kk_mmyy = date_parts(today_ordinal - rng.randint(200, 6000))
+            kk = kks.take(f"{kecamatan}{kk_day:02d}{kk_mmyy}")
+            tail = f"{code},{rt},{rw},{desil},{_programme_flags(rng, desil, any(a < 18 for _, a in members))}"
+            for sex, age in members:
+                iso, day, mmyy = date_parts(birth(age))
+                firsts, lasts, nik_day = (MALE_FIRST, MALE_LAST, day) if sex == "L" else \
+                    (FEMALE_FIRST, FEMALE_LAST, day + 40)
+                first, last = rng.choice(firsts), rng.choice(lasts)
+                name = f"{first} {last}" if rng.random() < 0.8 else f"{first} {rng.choice(firsts)} {last}"
+                nik = niks.take(f"{kecamatan}{nik_day:02d}{mmyy}")
+                buffer.append(f"{nik},{kk},{name},{iso},{sex},{tail}\n")
+            written += size
+            if len(buffer) >= 10_000:
+                f.write("".join(buffer))
+                buffer.clear()
+        f.write("".join(buffer))
+
+
+def prepare(workdir: Path, rows: int, seed: int, kabupaten: str) -> dict[str, Any]:
+    import flask_migrate
+
+    from portal.extensions import db
+    from portal.services.regions import load_regions
+
+    app = _make_app(workdir)
+    with app.app_context():
+        started = time.perf_counter()
+        flask_migrate.upgrade()
+        load_regions(db.session)
+        db.session.commit()
+        schema_s = time.perf_counter() - started
+        desa = _desa_of(kabupaten)
+        db.session.remove()
+        db.engine.dispose()
+    if not desa:
+        raise SystemExit(f"no desa found under kabupaten {kabupaten!r}")
+    csv_path = workdir / CSV_NAME
+    started = time.perf_counter()
+    write_csv(csv_path, desa, rows, seed, dt.date.today())
+    return {
+        "schema_s": schema_s,
+        "generate_s": time.perf_counter() - started,
+        "desa": len(desa),
+        "kecamatan": len({k for _, k in desa}),
+        "csv_bytes": csv_path.stat().st_size,
+    }
+
+
+# ---------------------------------------------------------------------------- import process
+
+def _proc_status_kib(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status (Linux), in KiB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def run_import(workdir: Path, rows: int, profile: Path | None) -> dict[str, Any]:
+    import resource
+    import sqlite3
+
+    import sqlalchemy
+
+    from portal.extensions import db
+    from portal.services.registry_import import import_registry
+
+    app = _make_app(workdir)
+    step = max(rows // 10, 1)
+    next_report = [step]
+
+    def progress(rows_read: int, _bytes_read: int) -> None:
+        if rows_read >= next_report[0]:
+            print(f"  ... {rows_read:,} rows", file=sys.stderr, flush=True)
+            next_report[0] += step
+
+    with app.app_context():
+        vault = app.extensions["pii_vault"]
+        baseline_kib = _proc_status_kib("VmRSS")
+
+        def call() -> Any:
+            return import_registry(db.session, vault, workdir / CSV_NAME, imported_by="bench",
+                                   period=PERIOD, on_progress=progress)
+
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        result = _profiled(call, profile) if profile else call()
+        seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_before
+        maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        hwm_kib = _proc_status_kib("VmHWM")
+        db.session.remove()
+        db.engine.dispose()
+    return {
+        "rows_read": result.rows_read,
+        "accepted": result.rows_accepted,
+        "rejected": result.rows_rejected,
+        "rejections": dict(result.rejected),
+        "desa_replaced": result.desa_replaced,
+        "nik_elsewhere": result.nik_elsewhere,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "baseline_rss_kib": baseline_kib,
+        "ru_maxrss_kib": maxrss_kib,
+        "vm_hwm_kib": hwm_kib,
+        "db_bytes": sum(p.stat().st_size for p in workdir.glob(DB_NAME + "*")),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+def _profiled(call: Callable[[], Any], out: Path) -> Any:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(call)
+    profiler.dump_stats(out)
+    for order in ("cumulative", "tottime"):
+        print(f"\n--- top 15 by {order} ---", file=sys.stderr)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(15)
+    return result
+
+
+# ------------------------------------------------------------------------------ orchestration
+
+def _child(phase: str, args: argparse.Namespace, workdir: Path, env: dict[str, str],
+           capture_stderr: bool) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--workdir", str(workdir),
+               "--rows", str(args.rows), "--seed", str(args.seed), "--kabupaten", args.kabupaten]
+    if args.profile:
+        command += ["--profile", str(args.profile)]
+    done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE if capture_stderr else None, text=True, check=False)
+    if done.returncode != 0:
+        if capture_stderr:
+            sys.stderr.write(done.stderr)
+        raise SystemExit(f"{phase} process failed with exit code {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _mb(kib: int | None) -> str:
+    return "n/a" if kib is None else f"{kib / 1024:.1f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="import-bench-"))
+    env = {**os.environ, KEY_ENV: base64.b64encode(os.urandom(32)).decode()}
+    try:
+        print(f"Preparing {args.rows:,} rows in {workdir} ...", flush=True)
+        prep = _child("prepare", args, workdir, env, capture_stderr=True)
+        print(f"  schema + regions {prep['schema_s']:.1f} s; CSV of {prep['desa']} desa in "
+              f"{prep['kecamatan']} kecamatan of {args.kabupaten}, {prep['csv_bytes'] / 1e6:.1f} MB, "
+              f"generated in {prep['generate_s']:.1f} s (not measured)", flush=True)
+        print("Importing (separate process) ...", flush=True)
+        res = _child("import", args, workdir, env, capture_stderr=False)
+    finally:
+        if args.keep:
+            print(f"Kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    rows_per_s = res["rows_read"] / res["seconds"]
+    # VmHWM is the importer's own peak; ru_maxrss can include the parent's pages (see docstring).
+    peak_kib = res["vm_hwm_kib"] or res["ru_maxrss_kib"]
+    peak_mb = peak_kib / 1024
+    print()
+    print(f"date          {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"python        {res['python']}   sqlite {res['sqlite']}   sqlalchemy {res['sqlalchemy']}")
+    print(f"machine       {platform.machine()}, {os.cpu_count()} CPU, "
+          f"{platform.system()} {platform.release()}")
+    print(f"rows          {res['rows_read']:,}")
+    print(f"accepted      {res['accepted']:,}")
+    print(f"rejected      {res['rejected']:,}" + (f"  {res['rejections']}" if res["rejected"] else ""))
+    print(f"desa          {res['desa_replaced']:,} replaced; NIK ganda warnings {res['nik_elsewhere']:,}")
+    print(f"seconds       {res['seconds']:.2f} wall, {res['cpu_seconds']:.2f} CPU (import + commit)")
+    print(f"rows/s        {rows_per_s:,.0f}   target >= {TARGET_ROWS_PER_S:,}: "
+          f"{_verdict(rows_per_s >= TARGET_ROWS_PER_S)}")
+    print(f"peak RSS MB   {peak_mb:.1f}   target < {TARGET_PEAK_RSS_MB}: "
+          f"{_verdict(peak_mb < TARGET_PEAK_RSS_MB)}")
+    print(f"              (before import {_mb(res['baseline_rss_kib'])}, VmHWM {_mb(res['vm_hwm_kib'])}, "
+          f"ru_maxrss {_mb(res['ru_maxrss_kib'])})")
+    print(f"database      {res['db_bytes'] / 1e6:.1f} MB (with WAL)")
+    if args.profile:
+        print(f"profile       {args.profile} (cProfile overhead: figures above are not comparable)")
+    print(f"RESULT rows_per_s={rows_per_s:.0f} peak_rss_mb={peak_mb:.1f}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the CSV (default 1,000,000)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (CSV, database)")
+    parser.add_argument("--seed", type=int, default=2025, help="random seed of the generated extract")
+    parser.add_argument("--kabupaten", default="32.04",
+                        help="kabupaten whose desa receive the rows (default 32.04, Kab. Bandung)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run the import under cProfile, write the stats here, print the top 15")
+    parser.add_argument("--phase", choices=("prepare", "import"), help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error("--rows must be at least 1")
+    if args.profile:
+        args.profile = args.profile.resolve()
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.phase:
+        sys.path.insert(0, str(ROOT))  # the child processes import the portal package
+    if args.phase == "prepare":
+        print(json.dumps(prepare(args.workdir, args.rows, args.seed, args.kabupaten)))
+    elif args.phase == "import":
+        print(json.dumps(run_import(args.workdir, args.rows, args.profile)))
+    else:
+        orchestrate(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Fixtures: a fresh app and database per test, on SQLite or on TEST_DATABASE_URL (PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+from config import TestConfig
+from portal import create_app
+from portal.extensions import db
+from portal.services.regions import RegionRecord, load_regions, official_regions
+
+#: Kecamatan whose regions the tests load: Cileunyi (Kab. Bandung), Cibinong (Kab. Bogor),
+#: Alak (Kota Kupang). Loading all 91,599 regions is for the one test that counts them.
+TEST_KECAMATAN = ("32.04.05", "32.01.01", "53.71.01")
+DESA_A = "32.04.05.2001"  # Cileunyi Kulon
+DESA_B = "32.04.05.2002"  # Cileunyi Wetan
+DESA_C = "53.71.01.1001"  # Namosain, Kota Kupang
+TODAY = dt.date(2026, 11, 25)
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def postgres_available(url: str) -> bool:
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def test_regions() -> list[RegionRecord]:
+    keep = {code[:2] for code in TEST_KECAMATAN} | {code[:5] for code in TEST_KECAMATAN} | set(TEST_KECAMATAN)
+    return [r for r in official_regions() if r.code in keep or r.code[:8] in TEST_KECAMATAN]
+
+
+@pytest.fixture(scope="session")
+def database_server() -> str:
+    """TEST_DATABASE_URL when it answers; skips where it is absent, but never in CI (CI=true)."""
+    if POSTGRES_URL and not postgres_available(POSTGRES_URL):
+        if os.environ.get("CI"):
+            pytest.fail(f"TEST_DATABASE_URL is set but does not answer: {POSTGRES_URL}")
+        pytest.skip("TEST_DATABASE_URL does not answer on this machine")
+    return POSTGRES_URL
+
+
+def _database_url(server: str, tmp_path: Path) -> str:
+    return server or f"sqlite:///{tmp_path / 'portal.db'}"
+
+
+@pytest.fixture
+def app(tmp_path: Path, test_regions: list[RegionRecord], database_server: str) -> Iterator[Flask]:
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = _database_url(database_server, tmp_path)
+
+    app = create_app(Config)
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        load_regions(db.session, test_regions)
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask):
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def vault(app: Flask):
+    return app.extensions["pii_vault"]
+
+
+# -- registry extract factories ---------------------------------------------------------------
+
+COLUMNS = ["nik", "no_kk", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "rt", "rw", "desil",
+           "pkh", "bpnt", "pbi_jk", "blt"]
+
+
+def make_nik(kecamatan: str, birth: dt.date, sex: str, serial: int) -> str:
+    day = birth.day + (40 if sex == "P" else 0)
+    return f"{kecamatan.replace('.', '')}{day:02d}{birth:%m%y}{serial:04d}"
+
+
+def make_row(serial: int = 1, *, desa: str = DESA_A, name: str = "Siti Aminah", sex: str = "P",
+             birth: dt.date = dt.date(1985, 3, 14), **overrides: str) -> dict[str, str]:
+    """One valid extract row; keyword arguments replace columns."""
+    kecamatan = desa.rsplit(".", 1)[0]
+    row = {
+        "nik": make_nik(kecamatan, birth, sex, serial),
+        "no_kk": f"{kecamatan.replace('.', '')}010120{serial:04d}",
+        "nama": name,
+        "tanggal_lahir": birth.isoformat(),
+        "jenis_kelamin": sex,
+        "kode_desa": desa,
+        "rt": "3",
+        "rw": "2",
+        "desil": "2",
+        "pkh": "YA",
+        "bpnt": "TIDAK",
+        "pbi_jk": "1",
+        "blt": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], *, columns: list[str] | None = None,
+              delimiter: str = ",", encoding: str = "utf-8") -> Path:
+    columns = columns or COLUMNS
+    with path.open("w", newline="", encoding=encoding) as f:
+        writer = csv.DictWriter(f, fieldnames=columns, delimiter=delimiter, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

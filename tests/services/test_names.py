@@ -1,0 +1,68 @@
+"""Name normalisation, the phonetic key, plausibility and masking."""
+
+import pytest
+
+from portal.services.names import is_plausible_name, mask_name, normalise_name, phonetic_key
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("siti   aminah", "SITI AMINAH"),
+        ("Ma'ruf Amin", "MARUF AMIN"),
+        ("Ma’ruf  Amin", "MARUF AMIN"),
+        ("Désirée", "DESIREE"),
+        ("Nur-Hayati", "NUR HAYATI"),
+    ],
+)
+def test_normalise_name(typed, stored):
+    assert normalise_name(typed) == stored
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Moch. Djoenaedi", "Muhammad Junaedi"),
+        ("M. Rizki", "Mohammad Rizki"),
+        ("Muhamad Rizki", "Muhammad Rizki"),
+        ("Tjahjo Kumolo", "Cahyo Kumolo"),
+        ("Soekarno", "Sukarno"),
+        ("Chairul Anwar", "Khairul Anwar"),
+        ("Achmad Yani", "Ahmad Yani"),
+        ("Jusuf Kalla", "Yusuf Kalla"),
+        ("Sjahrir", "Syahrir"),
+        ("Annisa Nurul", "Anisa Nurul"),
+        ("Dzulkifli", "Zulkifli"),
+    ],
+)
+def test_spelling_variants_share_a_phonetic_key(old, new):
+    assert phonetic_key(old) == phonetic_key(new)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Siti Aminah", "Siti"),  # never a prefix
+        ("Siti Aminah", "Siti Aminah Lestari"),
+        ("Budi Santoso", "Budi Susanto"),
+        ("Ani", "Ana"),
+        ("Agus Salim", "Salim Agus"),
+    ],
+)
+def test_different_names_do_not_share_a_key(one, other):
+    assert phonetic_key(one) != phonetic_key(other)
+
+
+@pytest.mark.parametrize("name", ["Siti Aminah", "Ma'ruf Amin", "I Gede Ngurah", "Nur-Hayati, S.Pd."])
+def test_plausible_names(name):
+    assert is_plausible_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "  ", "A", "Siti 123", "Ani 😀", "<script>", "x" * 101, "@@@@"])
+def test_implausible_names(name):
+    assert not is_plausible_name(name)
+
+
+def test_mask_name_keeps_first_letters_only():
+    assert mask_name("siti aminah") == "Si** Am****"
+    assert mask_name("I Gede") == "I Ge**"
