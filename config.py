@@ -40,6 +40,18 @@ class Config:
     # Rate-limit counters: in-process by default, shared through Redis in production.
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
 
+    # Rate limits (Flask-Limiter syntax), per client address unless said otherwise.
+    LOOKUP_LIMIT = os.environ.get("LOOKUP_LIMIT", "10/minute;100/day")
+    LOOKUP_DESA_LIMIT = os.environ.get("LOOKUP_DESA_LIMIT", "300/hour")  # one desa, all addresses
+    DESIL_LIMIT = os.environ.get("DESIL_LIMIT", "5/minute;20/day")
+    STEP_LIMIT = os.environ.get("STEP_LIMIT", "60/minute")
+    REGION_API_LIMIT = os.environ.get("REGION_API_LIMIT", "120/minute")
+    CAPTCHA_MEDIA_LIMIT = os.environ.get("CAPTCHA_MEDIA_LIMIT", "60/minute")
+    RATELIMIT_HEADERS_ENABLED = True
+    REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
+    # Makes every captcha answer this text: for tests and benchmarks only.
+    CAPTCHA_FIXED_ANSWER = os.environ.get("CAPTCHA_FIXED_ANSWER") or None
+
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -71,6 +83,8 @@ def check_config(config: Mapping[str, Any]) -> None:
         "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
     }
     missing = [env for key, env in required.items() if not config.get(key)]
+    if config.get("CAPTCHA_FIXED_ANSWER"):
+        raise ConfigError("PORTAL_ENV=production refuses CAPTCHA_FIXED_ANSWER: it disables the captcha.")
     if missing:
         raise ConfigError(
             "PORTAL_ENV=production needs explicit " + ", ".join(missing)

@@ -15,6 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, csrf, db, limiter, migrate
 from portal.secrets import load_development_secrets
+from portal.security import add_security_headers
+from portal.services.captcha import CaptchaKeys
 from portal.services.pii import PiiVault
 
 
@@ -48,6 +50,8 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     app.extensions["pii_vault"] = PiiVault(app.config["NIK_ENCRYPTION_KEY"])
+    app.extensions["captcha_keys"] = CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"])
+    app.after_request(add_security_headers)
 
     db.init_app(app)
     migrate.init_app(

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lokal import wilayah
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from portal.models import Region, RegionLevel
 
@@ -85,3 +85,68 @@ def kecamatan_codes(session: Session) -> frozenset[str]:
 def normalise_region_code(code: str) -> str:
     """`"3201012001"` or `" 32.01.01.2001 "` → `"32.01.01.2001"`."""
     return wilayah.normalize_wilayah_code(code.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class RegionChoice:
+    code: str
+    name: str
+    #: Parents, nearest first ("Cileunyi, Kabupaten Bandung, Jawa Barat"); only for search results.
+    parents: str = ""
+
+
+def get_region(session: Session, code: str) -> Region | None:
+    """A region by dotted code, or None."""
+    return session.get(Region, code) if code else None
+
+
+def children_of(session: Session, code: str | None) -> list[RegionChoice]:
+    """The direct children of a region in name order; no code gives the provinces."""
+    where = Region.parent_code == code if code else Region.level == RegionLevel.PROVINSI
+    query = select(Region.code, Region.name).where(where).order_by(Region.name)
+    return [RegionChoice(c, n) for c, n in session.execute(query)]
+
+
+def search_desa(session: Session, text: str, limit: int = 20) -> list[RegionChoice]:
+    """Desa/kelurahan whose name contains `text`, with their parents (names repeat across Indonesia)."""
+    words = " ".join(text.split())
+    if len(words) < 3:
+        return []
+    pattern = "%" + words.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+    kecamatan, kabupaten, provinsi = (aliased(Region) for _ in range(3))
+    query = (
+        select(Region.code, Region.name, kecamatan.name, kabupaten.name, provinsi.name)
+        .join(kecamatan, kecamatan.code == Region.parent_code)
+        .join(kabupaten, kabupaten.code == kecamatan.parent_code)
+        .join(provinsi, provinsi.code == kabupaten.parent_code)
+        .where(Region.level == RegionLevel.DESA, func.lower(Region.name).like(pattern))
+        .order_by(func.length(Region.name), Region.name, Region.code)
+        .limit(limit)
+    )
+    return [RegionChoice(code, name, f"{kec}, {kab}, {prov}")
+            for code, name, kec, kab, prov in session.execute(query)]
+
+
+REGION_FIELDS = ("provinsi", "kabupaten", "kecamatan", "desa")
+
+
+def region_chain(session: Session, codes: dict[str, str]) -> tuple[dict[str, Region], dict[str, str]]:
+    """Check a provinsi → kabupaten → kecamatan → desa selection.
+
+    Returns the regions that are valid so far, by field, and an error code per field for the
+    first invalid one: "unknown" (no such region at that level) or "mismatch" (not inside the
+    region chosen above it). Empty fields after the last valid one are simply absent.
+    """
+    chosen: dict[str, Region] = {}
+    parent: Region | None = None
+    for level, field_name in enumerate(REGION_FIELDS, start=1):
+        code = (codes.get(field_name) or "").strip()
+        if not code:
+            break
+        region = session.get(Region, code)
+        if region is None or region.level != level:
+            return chosen, {field_name: "unknown"}
+        if parent is not None and region.parent_code != parent.code:
+            return chosen, {field_name: "mismatch"}
+        chosen[field_name] = parent = region
+    return chosen, {}

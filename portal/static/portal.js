@@ -1,0 +1,149 @@
+/* Portal Cek Bansos: optional enhancement of the region cascade and the desa search.
+   The forms work fully without this file. No dependencies, no innerHTML, no storage. */
+(() => {
+  'use strict';
+  const doc = document;
+  doc.documentElement.classList.add('js');
+  const $ = (id) => doc.getElementById(id);
+  const form = $('cek-form');
+  if (!form) return;
+
+  // provinsi -> kabupaten -> kecamatan -> desa, following data-child.
+  const chain = [];
+  for (let s = $('provinsi'); s && s.tagName === 'SELECT' && chain.length < 4;
+    s = s.dataset.child ? $(s.dataset.child) : null) chain.push(s);
+  if (chain.length < 2) return;
+
+  const status = $('wilayah-status');
+  const say = (el, msg) => { if (el) el.textContent = msg; };
+  const FAIL = 'Gagal memuat daftar wilayah. Periksa sambungan internet lalu coba lagi.';
+  const newCtrl = () => (window.AbortController ? new AbortController() : { abort() {} });
+
+  const getList = async (url, ctrl) => {
+    const t = setTimeout(() => ctrl.abort(), 20000);
+    try {
+      const r = await fetch(url, { headers: { Accept: 'application/json' }, signal: ctrl.signal });
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      const data = await r.json();
+      if (!data || !Array.isArray(data.wilayah)) throw new Error('bad response');
+      return data.wilayah;
+    } finally {
+      clearTimeout(t);
+    }
+  };
+
+  // Keep only the placeholder.
+  const clear = (sel) => { sel.length = 1; sel.value = ''; sel.disabled = true; };
+  // Show the no-JS "Lanjut" buttons again when the API cannot be reached.
+  const fallback = () => form.querySelectorAll('.js-hide').forEach((b) => {
+    if (b.type === 'submit') b.classList.add('js-show');
+  });
+
+  let seq = 0;
+  let loadCtrl = null;
+  // Clear every select after chain[i]; if chain[i] has a value, fill chain[i + 1].
+  // Resolves true only if the child was filled and no newer load started meanwhile.
+  const load = async (i, focus) => {
+    const my = ++seq;
+    if (loadCtrl) loadCtrl.abort();
+    for (let j = i + 1; j < chain.length; j++) clear(chain[j]);
+    const sel = chain[i];
+    const child = chain[i + 1];
+    if (!child || !sel.value) { say(status, ''); return false; }
+    const ctrl = loadCtrl = newCtrl();
+    say(status, 'Memuat daftar wilayah…');
+    let list;
+    try {
+      list = await getList('/api/wilayah/' + encodeURIComponent(sel.value), ctrl);
+    } catch (e) {
+      if (my === seq) { say(status, FAIL); fallback(); }
+      return false;
+    }
+    if (my !== seq) return false;
+    for (const w of list) child.add(new Option(String(w.nama), String(w.kode)));
+    child.disabled = false;
+    say(status, '');
+    if (focus) child.focus();
+    return true;
+  };
+
+  chain.slice(0, -1).forEach((sel, i) => sel.addEventListener('change', () => load(i, true)));
+
+  // A browser may restore a parent's value on reload without its children: refill them.
+  for (let i = 0; i < chain.length - 1; i++) {
+    if (chain[i].value && chain[i + 1].length <= 1) { load(i, false); break; }
+  }
+
+  // Desa search.
+  const input = $('desa-cari');
+  const sform = $('desa-cari-form');
+  const out = $('desa-cari-hasil');
+  if (!input || !sform || !out) return;
+  const sstatus = $('desa-cari-status') || status;
+
+  // Select a search result in every level of the cascade, fetching what is missing.
+  const pick = async (w) => {
+    const parts = String(w.kode).split('.');
+    const want = (i) => parts.slice(0, i + 1).join('.');
+    out.textContent = '';
+    for (let i = 0; i < chain.length; i++) {
+      const sel = chain[i];
+      const next = chain[i + 1];
+      const same = sel.value === want(i);
+      sel.value = want(i);
+      if (sel.value !== want(i)) { say(status, FAIL); return; }
+      sel.disabled = false;
+      if (!next) break;
+      const ready = same && !next.disabled && [...next.options].some((o) => o.value === want(i + 1));
+      if (!ready && !(await load(i, false))) return;
+    }
+    say(status, 'Dipilih: ' + w.nama + ' (' + w.induk + ').');
+    const nama = $('nama');
+    if (nama) nama.focus();
+  };
+
+  let timer = 0;
+  let sseq = 0;
+  let sctrl = null;
+  const search = async (explicit) => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    const my = ++sseq;
+    if (sctrl) sctrl.abort();
+    if (q.length < 3) {
+      out.textContent = '';
+      if (explicit) say(sstatus, 'Ketik paling sedikit 3 huruf nama desa.');
+      return;
+    }
+    const ctrl = sctrl = newCtrl();
+    let list;
+    try {
+      list = await getList('/api/wilayah/cari?q=' + encodeURIComponent(q), ctrl);
+    } catch (e) {
+      if (my === sseq) say(sstatus, 'Gagal mencari desa. Periksa sambungan internet lalu coba lagi.');
+      return;
+    }
+    if (my !== sseq) return;
+    out.textContent = '';
+    for (const w of list) {
+      const li = doc.createElement('li');
+      const b = doc.createElement('button');
+      const small = doc.createElement('small');
+      b.type = 'button';
+      b.textContent = String(w.nama) + ' ';
+      small.textContent = String(w.induk || '');
+      b.appendChild(small);
+      b.addEventListener('click', () => pick(w));
+      li.appendChild(b);
+      out.appendChild(li);
+    }
+    say(sstatus, list.length ? list.length + ' desa ditemukan.'
+      : 'Desa tidak ditemukan. Periksa ejaan, atau pilih wilayah dari daftar.');
+  };
+
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 300, false);
+  });
+  sform.addEventListener('submit', (e) => { e.preventDefault(); search(true); });
+})();
