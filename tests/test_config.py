@@ -32,3 +32,8 @@ def test_development_secrets_are_generated_once(tmp_path, monkeypatch):
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert first.config["NIK_ENCRYPTION_KEY"] == second.config["NIK_ENCRYPTION_KEY"]
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_refuses_a_fixed_captcha_answer():
+    with pytest.raises(ConfigError, match="CAPTCHA_FIXED_ANSWER"):
+        create_app({**PRODUCTION, "CAPTCHA_FIXED_ANSWER": "12345"})

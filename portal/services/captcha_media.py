@@ -1,8 +1,8 @@
 """Captcha media: the picture and the spoken version of a challenge's digits.
 
-A challenge's answer never leaves the server except as one of these renderings: the challenge
-store keeps it sealed in the database and hands the form only a random id, and the image and
-audio views draw it afresh from that id.
+A challenge's answer never leaves the server except as one of these renderings: the form
+carries only a random challenge id, the answer is a keyed function of that id (see
+`portal.services.captcha`), and the image and audio views draw it afresh from the id.
 
 We do not use flask-captcha2 to draw it, though the design card names it. 3.1.0 fails to import
 its local image captcha, and 3.0.x puts the answer in the Flask session, which is a cookie the

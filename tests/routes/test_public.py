@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import pytest
@@ -238,3 +239,14 @@ def test_forms_need_a_csrf_token(app, client):
     response = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah"})
     assert response.status_code == 400
     assert "Permintaan tidak dapat diproses" in response.text
+
+
+def test_no_name_nik_or_captcha_answer_in_any_log_line(app, client, registry, caplog):
+    caplog.set_level(logging.DEBUG)
+    page = client.get("/").text
+    solved = solve(app, page)
+    client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solved})
+    client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": registry[0]["nik"]})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in ("Siti Aminah", "SITI AMINAH", registry[0]["nik"], solved["captcha_jawaban"]):
+        assert secret not in logged
