@@ -47,12 +47,18 @@ class Config:
     STEP_LIMIT = os.environ.get("STEP_LIMIT", "60/minute")
     REGION_API_LIMIT = os.environ.get("REGION_API_LIMIT", "120/minute")
     CAPTCHA_MEDIA_LIMIT = os.environ.get("CAPTCHA_MEDIA_LIMIT", "60/minute")
+    COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")
+    TRACK_LIMIT = os.environ.get("TRACK_LIMIT", "10/minute;100/day")
     RATELIMIT_HEADERS_ENABLED = True
     REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
     # Makes every captcha answer this text: for tests and benchmarks only.
     CAPTCHA_FIXED_ANSWER = os.environ.get("CAPTCHA_FIXED_ANSWER") or None
 
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Complaints: evidence photos live outside the web root (default instance/uploads).
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
+    UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
+    SANGGAH_PER_30_DAYS = _env_int("SANGGAH_PER_30_DAYS", 3)
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 

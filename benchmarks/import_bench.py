@@ -237,12 +237,16 @@ def run_import(workdir: Path, rows: int, profile: Path | None) -> dict[str, Any]
 
     app = _make_app(workdir)
     step = max(rows // 10, 1)
-    next_report = [step]
+    last = {"rows": 0, "at": time.perf_counter(), "next": step}
 
     def progress(rows_read: int, _bytes_read: int) -> None:
-        if rows_read >= next_report[0]:
-            print(f"  ... {rows_read:,} rows", file=sys.stderr, flush=True)
-            next_report[0] += step
+        # Throughput per slice shows whether the importer slows down as the tables grow.
+        if rows_read >= last["next"]:
+            now = time.perf_counter()
+            rate = (rows_read - last["rows"]) / (now - last["at"])
+            print(f"  ... {rows_read:>10,} rows, {rate:>8,.0f} rows/s in the last slice", file=sys.stderr,
+                  flush=True)
+            last.update(rows=rows_read, at=now, next=last["next"] + step)
 
     with app.app_context():
         vault = app.extensions["pii_vault"]

@@ -63,9 +63,10 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
 
-    from portal.routes import errors, public
+    from portal.routes import complaints, errors, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(complaints.bp)
     errors.register(app)
 
     from portal import cli

@@ -1,10 +1,28 @@
 """Typed SQLAlchemy models. No Flask request objects in here."""
 
 from portal.models.captcha import CaptchaChallenge
+from portal.models.complaint import (
+    OPEN_STATUSES,
+    ActorKind,
+    Complaint,
+    ComplaintEvent,
+    ComplaintKind,
+    ComplaintStatus,
+    CorrectionField,
+    Evidence,
+)
 from portal.models.region import Region, RegionLevel
 from portal.models.registry import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
 
 __all__ = [
+    "OPEN_STATUSES",
+    "ActorKind",
+    "Complaint",
+    "ComplaintEvent",
+    "ComplaintKind",
+    "ComplaintStatus",
+    "CorrectionField",
+    "Evidence",
     "CaptchaChallenge",
     "ImportBatch",
     "Programme",

@@ -41,11 +41,11 @@ class Programme(enum.StrEnum):
     BLT = "blt"
 
 
-def _str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
-    # Stored as the value ("L", "pkh"), checked by a constraint rather than a native type.
+def str_enum(enum_cls: type[enum.StrEnum], name: str, length: int = 10) -> Enum:
+    """Column type storing an enum's value ("L", "pkh"), checked by a constraint, not a native type."""
     return Enum(
         enum_cls, name=name, native_enum=False, create_constraint=True,
-        values_callable=lambda members: [m.value for m in members], length=10,
+        values_callable=lambda members: [m.value for m in members], length=length,
     )
 
 
@@ -92,7 +92,7 @@ class RegistryPerson(db.Model):
     name_key: Mapped[str] = mapped_column(String(100))
     phonetic_key: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[dt.date]
-    sex: Mapped[Sex] = mapped_column(_str_enum(Sex, "sex"))
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"))
     rt: Mapped[str] = mapped_column(String(3))
     rw: Mapped[str] = mapped_column(String(3))
     desil: Mapped[int | None] = mapped_column(SmallInteger)
@@ -114,7 +114,7 @@ class ProgrammeEntry(db.Model):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("registry_person.id", ondelete="CASCADE"), primary_key=True
     )
-    programme: Mapped[Programme] = mapped_column(_str_enum(Programme, "programme"), primary_key=True)
+    programme: Mapped[Programme] = mapped_column(str_enum(Programme, "programme"), primary_key=True)
     receives: Mapped[bool] = mapped_column(Boolean)
     period: Mapped[str] = mapped_column(String(40))
 

@@ -15,8 +15,9 @@ from flask_babel import gettext as _
 
 from portal.extensions import db, limiter
 from portal.forms import DesilForm, LookupForm
+from portal.routes.common import captcha_keys, captcha_solved, limit, new_captcha, no_store
 from portal.services import captcha_media
-from portal.services.captcha import CaptchaKeys, attempt_challenge, challenge_is_live, issue_challenge
+from portal.services.captcha import challenge_is_live
 from portal.services.lookup import LookupOutcome, find_people, reveal_desil
 from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
 from portal.services.registry_import import latest_batch
@@ -24,30 +25,16 @@ from portal.services.registry_import import latest_batch
 bp = Blueprint("public", __name__)
 
 
-def _limit(config_key: str):
-    return lambda: current_app.config[config_key]
-
-
 def _desa_key() -> str:
     return "desa:" + (request.form.get("desa") or "-")[:20]
 
 
-def _captcha_keys() -> CaptchaKeys:
-    return current_app.extensions["captcha_keys"]
-
-
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 200):
     """The lookup form with a fresh captcha; what was typed stays, the captcha answer does not."""
-    form.captcha_id.data = issue_challenge(db.session, _captcha_keys())
-    form.captcha_jawaban.data = ""
+    new_captcha(form)
     page = render_template("public/index.html", form=form, region_errors=region_errors,
                            batch=latest_batch(db.session))
-    return _no_store(make_response(page, status))
+    return no_store(make_response(page, status))
 
 
 def _form_from_desa_code(code: str) -> LookupForm:
@@ -58,7 +45,7 @@ def _form_from_desa_code(code: str) -> LookupForm:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@limiter.limit(_limit("STEP_LIMIT"), methods=["POST"])
+@limiter.limit(limit("STEP_LIMIT"), methods=["POST"])
 def index():
     """The lookup form; a POST here is a step of the no-JavaScript cascade or a new captcha."""
     if request.method == "POST":
@@ -71,8 +58,8 @@ def index():
 
 
 @bp.post("/cek")
-@limiter.limit(_limit("LOOKUP_LIMIT"))
-@limiter.limit(_limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key)
+@limiter.limit(limit("LOOKUP_LIMIT"))
+@limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key)
 def check():
     form = LookupForm()
     region_errors = form.fill_region_choices()
@@ -84,9 +71,7 @@ def check():
             request.form.get(name) for name in region_errors
         )
         return _lookup_page(form, region_errors, 400 if malformed else 200)
-    if not attempt_challenge(db.session, _captcha_keys(), form.captcha_id.data, form.captcha_jawaban.data):
-        form.captcha_jawaban.errors = [_("Angka tidak sesuai atau gambar sudah kedaluwarsa. "
-                                         "Ketik angka pada gambar yang baru.")]
+    if not captcha_solved(form):
         return _lookup_page(form, region_errors)
 
     desa = form.regions["desa"]
@@ -99,46 +84,46 @@ def check():
     desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data})
     page = render_template(template, result=result, form=form, desa=desa, regions=form.regions,
                            desil_form=desil_form)
-    return _no_store(make_response(page))
+    return no_store(make_response(page))
 
 
 @bp.post("/cek/desil")
-@limiter.limit(_limit("DESIL_LIMIT"))
+@limiter.limit(limit("DESIL_LIMIT"))
 def desil():
     form = DesilForm()
     desa = get_region(db.session, form.desa.data or "")
     if desa is None or not form.validate():
-        return _no_store(make_response(render_template("public/desil.html", form=form, reveal=None,
+        return no_store(make_response(render_template("public/desil.html", form=form, reveal=None,
                                                        desa=desa), 400 if desa is None else 200))
     reveal = reveal_desil(db.session, current_app.extensions["pii_vault"], desa.code, form.nama.data,
                           form.nik.data)
     form.nik.data = ""
-    return _no_store(make_response(render_template("public/desil.html", form=form, reveal=reveal,
+    return no_store(make_response(render_template("public/desil.html", form=form, reveal=reveal,
                                                    desa=desa, checked=True)))
 
 
 @bp.get("/captcha/<challenge_id>.png")
-@limiter.limit(_limit("CAPTCHA_MEDIA_LIMIT"))
+@limiter.limit(limit("CAPTCHA_MEDIA_LIMIT"))
 def captcha_image(challenge_id: str):
     if not challenge_is_live(db.session, challenge_id):
         abort(404)
-    response = make_response(captcha_media.render_image(_captcha_keys().answer(challenge_id)))
+    response = make_response(captcha_media.render_image(captcha_keys().answer(challenge_id)))
     response.mimetype = "image/png"
-    return _no_store(response)
+    return no_store(response)
 
 
 @bp.get("/captcha/<challenge_id>.wav")
-@limiter.limit(_limit("CAPTCHA_MEDIA_LIMIT"))
+@limiter.limit(limit("CAPTCHA_MEDIA_LIMIT"))
 def captcha_audio(challenge_id: str):
     if not challenge_is_live(db.session, challenge_id):
         abort(404)
-    response = make_response(captcha_media.render_audio(_captcha_keys().answer(challenge_id)))
+    response = make_response(captcha_media.render_audio(captcha_keys().answer(challenge_id)))
     response.mimetype = "audio/wav"
-    return _no_store(response)
+    return no_store(response)
 
 
 @bp.get("/cari-desa")
-@limiter.limit(_limit("REGION_API_LIMIT"))
+@limiter.limit(limit("REGION_API_LIMIT"))
 def find_desa():
     """Desa search without JavaScript: a list of links that preselect the cascade."""
     text = (request.args.get("q") or "")[:60]
@@ -153,21 +138,21 @@ def _cacheable_json(payload: dict):
 
 
 @bp.get("/api/wilayah")
-@limiter.limit(_limit("REGION_API_LIMIT"))
+@limiter.limit(limit("REGION_API_LIMIT"))
 def provinces_json():
     provinces = children_of(db.session, None)
     return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name} for c in provinces]})
 
 
 @bp.get("/api/wilayah/cari")
-@limiter.limit(_limit("REGION_API_LIMIT"))
+@limiter.limit(limit("REGION_API_LIMIT"))
 def search_desa_json():
     found = search_desa(db.session, (request.args.get("q") or "")[:60])
     return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in found]})
 
 
 @bp.get("/api/wilayah/<code>")
-@limiter.limit(_limit("REGION_API_LIMIT"))
+@limiter.limit(limit("REGION_API_LIMIT"))
 def region_json(code: str):
     region = get_region(db.session, code[:20])
     if region is None:
@@ -175,9 +160,3 @@ def region_json(code: str):
     children = children_of(db.session, region.code)
     return _cacheable_json({"kode": region.code, "nama": region.name,
                             "wilayah": [{"kode": c.code, "nama": c.name} for c in children]})
-
-
-@bp.get("/usul")
-def propose_offline():
-    """Until online complaints exist: how to propose registration through the desa office."""
-    return render_template("public/usul.html")

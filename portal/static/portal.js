@@ -1,11 +1,11 @@
-/* Portal Cek Bansos: optional enhancement of the region cascade and the desa search.
+/* Portal Cek Bansos: optional enhancement of the region cascade, the desa search and the complaint form.
    The forms work fully without this file. No dependencies, no innerHTML, no storage. */
 (() => {
   'use strict';
   const doc = document;
   doc.documentElement.classList.add('js');
   const $ = (id) => doc.getElementById(id);
-  const form = $('cek-form');
+  const form = ($('provinsi') || {}).form; // the lookup or the complaint form
   if (!form) return;
 
   // provinsi -> kabupaten -> kecamatan -> desa, following data-child.
@@ -146,4 +146,46 @@
     timer = setTimeout(search, 300, false);
   });
   sform.addEventListener('submit', (e) => { e.preventDefault(); search(true); });
+})();
+
+/* Complaint form and receipt: one submit per tap, phone location on request, copy and print. */
+(() => {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+  const say = (el, msg) => { if (el) el.textContent = msg; };
+
+  // A double tap must not send the form twice (the server also deduplicates by token).
+  document.querySelectorAll('form[method=post]').forEach((f) => f.addEventListener('submit', (e) => {
+    if (e.submitter && e.submitter.hasAttribute('formaction')) return; // a step, not a send
+    if (f.dataset.sent) { e.preventDefault(); return; }
+    f.dataset.sent = '1';
+    setTimeout(() => { delete f.dataset.sent; }, 15000);
+  }));
+
+  const gps = $('lokasi-tombol');
+  if (gps && navigator.geolocation) {
+    gps.addEventListener('click', () => {
+      say($('lokasi-status'), 'Mencari lokasi…');
+      navigator.geolocation.getCurrentPosition((pos) => {
+        $('lintang').value = pos.coords.latitude.toFixed(6);
+        $('bujur').value = pos.coords.longitude.toFixed(6);
+        say($('lokasi-status'), 'Lokasi sudah ditambahkan.');
+      }, () => say($('lokasi-status'), 'Lokasi tidak dapat diambil. Aduan tetap bisa dikirim tanpa lokasi.'),
+      { enableHighAccuracy: true, timeout: 20000 });
+    });
+  }
+
+  const copy = $('salin-kode');
+  if (copy) {
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(copy.dataset.code);
+        say($('salin-status'), 'Kode disalin.');
+      } catch (err) {
+        say($('salin-status'), 'Tidak dapat menyalin; tulis kode secara manual.');
+      }
+    });
+  }
+  const print = $('cetak');
+  if (print) print.addEventListener('click', () => window.print());
 })();

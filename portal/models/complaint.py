@@ -1,0 +1,160 @@
+"""Complaints (aduan) about the registry, their public timeline and their evidence photos."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.registry import str_enum, utcnow
+
+
+class ComplaintKind(enum.StrEnum):
+    USUL = "usul"  # someone eligible is not registered
+    SANGGAH = "sanggah"  # a registered recipient is not eligible
+    PERBAIKAN = "perbaikan"  # a record is wrong
+
+
+class ComplaintStatus(enum.StrEnum):
+    DITERIMA = "diterima"
+    DITINJAU = "ditinjau"
+    DITERUSKAN = "diteruskan"
+    DITOLAK = "ditolak"
+    SELESAI = "selesai"
+    DISEMBUNYIKAN = "disembunyikan"
+
+
+#: States in which a complaint still waits for someone to act.
+OPEN_STATUSES = (ComplaintStatus.DITERIMA, ComplaintStatus.DITINJAU, ComplaintStatus.DITERUSKAN)
+_OPEN_SQL = "status IN ('diterima', 'ditinjau', 'diteruskan')"
+
+
+class CorrectionField(enum.StrEnum):
+    """What is wrong in a record, for a perbaikan."""
+
+    NAMA = "nama"
+    NIK = "nik"
+    MENINGGAL = "meninggal"
+    PINDAH = "pindah"
+    SUSUNAN_KELUARGA = "susunan_keluarga"
+    DESIL = "desil"
+    LAINNYA = "lainnya"
+
+
+class ActorKind(enum.StrEnum):
+    PELAPOR = "pelapor"  # the complainant
+    STAF = "staf"
+    SISTEM = "sistem"
+
+
+class Complaint(db.Model):
+    __tablename__ = "complaint"
+    __table_args__ = (
+        # One open complaint per complainant, kind and subject: a second is shown the first's code.
+        Index(
+            "uq_complaint_open_subject", "complainant_nik_hash", "kind", "subject_key", unique=True,
+            sqlite_where=db.text(_OPEN_SQL), postgresql_where=db.text(_OPEN_SQL),
+        ),
+        CheckConstraint(
+            "(kind = 'perbaikan') = (correction_field IS NOT NULL)", name="correction_only_for_perbaikan"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Public tracking code, e.g. ADU-7K2M-9QXP.
+    code: Mapped[str] = mapped_column(String(13), unique=True)
+    #: Random token of the form that filed it: a retry of the same form finds this row.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[ComplaintKind] = mapped_column(str_enum(ComplaintKind, "complaint_kind"))
+    status: Mapped[ComplaintStatus] = mapped_column(
+        str_enum(ComplaintStatus, "complaint_status", length=16), default=ComplaintStatus.DITERIMA, index=True
+    )
+    desa_code: Mapped[str] = mapped_column(String(13), ForeignKey("region.code"), index=True)
+
+    complainant_name: Mapped[str] = mapped_column(String(100))
+    complainant_nik_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    complainant_nik_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    complainant_phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    subject_name: Mapped[str] = mapped_column(String(100))
+    subject_phonetic_key: Mapped[str] = mapped_column(String(100))
+    subject_nik_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    subject_nik_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    #: Keyed hash of who the complaint is about (NIK if known, else desa + name key).
+    subject_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subject_rt: Mapped[str | None] = mapped_column(String(3))
+    subject_rw: Mapped[str | None] = mapped_column(String(3))
+
+    correction_field: Mapped[CorrectionField | None] = mapped_column(
+        str_enum(CorrectionField, "correction_field", length=20)
+    )
+    correction_value: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+    consent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    #: When the complainant last said a decision did not resolve it (allowed once).
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Optimistic lock: a staff move that read an older version is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    events: Mapped[list[ComplaintEvent]] = relationship(
+        back_populates="complaint", order_by="ComplaintEvent.id", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="complaint", order_by="Evidence.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ComplaintEvent(db.Model):
+    """One entry of a complaint's timeline: a move between states, or a note."""
+
+    __tablename__ = "complaint_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
+    from_status: Mapped[ComplaintStatus | None] = mapped_column(str_enum(ComplaintStatus, "event_from", length=16))
+    to_status: Mapped[ComplaintStatus | None] = mapped_column(str_enum(ComplaintStatus, "event_to", length=16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: Public events and their notes are shown on /aduan/lacak; the rest only to staff.
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="events")
+
+
+class Evidence(db.Model):
+    """A photo attached to a complaint, re-encoded and stored outside the web root."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="evidence")

@@ -1,0 +1,42 @@
+"""Small pieces that several blueprints share: limits from config, no-store, the captcha."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Response, current_app
+from flask_babel import gettext as _
+
+from portal.extensions import db
+from portal.forms import CaptchaForm
+from portal.services.captcha import CaptchaKeys, attempt_challenge, issue_challenge
+
+
+def limit(config_key: str) -> Callable[[], str]:
+    """A Flask-Limiter limit read from the app's config at request time."""
+    return lambda: current_app.config[config_key]
+
+
+def no_store(response: Response) -> Response:
+    """Pages with personal answers or one-time codes must not be kept by browsers or proxies."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def captcha_keys() -> CaptchaKeys:
+    return current_app.extensions["captcha_keys"]
+
+
+def new_captcha(form: CaptchaForm) -> None:
+    """Give the form a fresh challenge; the old answer is cleared, never re-shown."""
+    form.captcha_id.data = issue_challenge(db.session, captcha_keys())
+    form.captcha_jawaban.data = ""
+
+
+def captcha_solved(form: CaptchaForm) -> bool:
+    """Spend the form's challenge; on failure put the message next to the answer field."""
+    if attempt_challenge(db.session, captcha_keys(), form.captcha_id.data, form.captcha_jawaban.data):
+        return True
+    form.captcha_jawaban.errors = [_("Angka tidak sesuai atau gambar sudah kedaluwarsa. "
+                                     "Ketik angka pada gambar yang baru.")]
+    return False

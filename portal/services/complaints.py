@@ -1,0 +1,331 @@
+"""Complaints by residents: filing (usul, sanggah, perbaikan), tracking by code, reopening.
+
+Filing is one transaction: the complaint, its first timeline event and its evidence rows are
+committed together. Evidence files are written first, under random names, and removed again
+if the commit fails, so there are neither orphan files nor rows pointing at missing files.
+The same form sent twice (refresh, double tap, retry) carries the same idempotency key and
+gets the same code; the same complainant filing the same kind about the same subject while an
+earlier one is open is shown the earlier code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from portal.i18n import N_
+from portal.models import (
+    OPEN_STATUSES,
+    ActorKind,
+    Complaint,
+    ComplaintEvent,
+    ComplaintKind,
+    ComplaintStatus,
+    CorrectionField,
+    Evidence,
+    Region,
+)
+from portal.services.names import phonetic_key
+from portal.services.pii import PiiVault
+from portal.services.uploads import CleanImage, remove_stored, store_image
+
+#: Crockford's base32 without I, L, O and U: nothing to misread on a phone or a receipt.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_PREFIX = "ADU"
+_CODE_CHARS = 8  # 40 bits
+_CODE_INPUT = re.compile(r"[^0-9A-Z]")
+_MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+REOPEN_WINDOW = dt.timedelta(days=30)
+DECIDED_STATUSES = (ComplaintStatus.SELESAI, ComplaintStatus.DITOLAK)
+
+STATUS_LABELS: dict[ComplaintStatus, str] = {
+    ComplaintStatus.DITERIMA: N_("Diterima"),
+    ComplaintStatus.DITINJAU: N_("Sedang ditinjau"),
+    ComplaintStatus.DITERUSKAN: N_("Diteruskan ke Dinas Sosial"),
+    ComplaintStatus.DITOLAK: N_("Ditolak"),
+    ComplaintStatus.SELESAI: N_("Selesai"),
+    ComplaintStatus.DISEMBUNYIKAN: N_("Ditutup"),
+}
+KIND_LABELS: dict[ComplaintKind, str] = {
+    ComplaintKind.USUL: N_("Usul (mengusulkan penerima)"),
+    ComplaintKind.SANGGAH: N_("Sanggah (penerima tidak layak)"),
+    ComplaintKind.PERBAIKAN: N_("Perbaikan data"),
+}
+
+
+class ComplaintError(Exception):
+    """A complaint that cannot be filed or changed; `message` is for the user."""
+
+    message = ""
+
+
+class SanggahQuotaExceeded(ComplaintError):
+    message = N_("Anda sudah mengajukan sanggah sebanyak batas dalam 30 hari terakhir. "
+                 "Silakan hubungi kantor desa/kelurahan.")
+
+
+class ReopenRefused(ComplaintError):
+    message = N_("Aduan ini tidak dapat dibuka kembali: hanya aduan yang selesai atau ditolak, "
+                 "sekali, dan paling lambat 30 hari setelah keputusan.")
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintDraft:
+    """What a complainant submitted, already validated by the form."""
+
+    kind: ComplaintKind
+    desa_code: str
+    complainant_name: str
+    complainant_nik: str
+    complainant_phone: str | None
+    subject_name: str
+    subject_nik: str | None
+    subject_rt: str | None
+    subject_rw: str | None
+    correction_field: CorrectionField | None
+    correction_value: str | None
+    description: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilingResult:
+    code: str
+    #: False when an earlier complaint answered instead (a retry, or an open duplicate).
+    created: bool
+    #: True when the answer is an earlier open complaint about the same subject.
+    duplicate_open: bool = False
+
+
+def new_code() -> str:
+    """A random tracking code such as `ADU-7K2M-9QXP` (40 bits)."""
+    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(_CODE_CHARS))
+    return f"{CODE_PREFIX}-{chars[:4]}-{chars[4:]}"
+
+
+def normalise_code(typed: str) -> str | None:
+    """The canonical code for what was typed (any case, spaces or dashes, O/I/L read as 0/1)."""
+    text = _CODE_INPUT.sub("", (typed or "").upper())
+    if text.startswith(CODE_PREFIX):
+        text = text[len(CODE_PREFIX):]
+    text = text.translate(_MISREAD)
+    if len(text) != _CODE_CHARS or any(ch not in CODE_ALPHABET for ch in text):
+        return None
+    return f"{CODE_PREFIX}-{text[:4]}-{text[4:]}"
+
+
+def _subject_key(vault: PiiVault, draft: ComplaintDraft) -> bytes:
+    if draft.subject_nik:
+        return vault.digest("subject-nik:" + draft.subject_nik)
+    return vault.digest(f"subject-name:{draft.desa_code}:{phonetic_key(draft.subject_name)}")
+
+
+def _existing(session: Session, idempotency_key: str) -> Complaint | None:
+    return session.scalar(select(Complaint).where(Complaint.idempotency_key == idempotency_key))
+
+
+def _open_duplicate(session: Session, nik_hash: bytes, kind: ComplaintKind, subject_key: bytes) -> Complaint | None:
+    return session.scalar(select(Complaint).where(
+        Complaint.complainant_nik_hash == nik_hash,
+        Complaint.kind == kind,
+        Complaint.subject_key == subject_key,
+        Complaint.status.in_(OPEN_STATUSES),
+    ))
+
+
+def _sanggah_count(session: Session, nik_hash: bytes, since: dt.datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Complaint).where(
+        Complaint.complainant_nik_hash == nik_hash,
+        Complaint.kind == ComplaintKind.SANGGAH,
+        Complaint.created_at >= since,
+    )) or 0
+
+
+def find_filed(session: Session, idempotency_key: str) -> str | None:
+    """The code of the complaint this form already filed, if any (a retry needs no new captcha)."""
+    complaint = _existing(session, idempotency_key)
+    return complaint.code if complaint else None
+
+
+def file_complaint(
+    session: Session,
+    vault: PiiVault,
+    draft: ComplaintDraft,
+    images: Sequence[CleanImage],
+    *,
+    idempotency_key: str,
+    upload_dir: Path,
+    sanggah_limit: int,
+    now: dt.datetime | None = None,
+) -> FilingResult:
+    """File a complaint with its evidence in one transaction and return its tracking code.
+
+    Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    earlier = _existing(session, idempotency_key)
+    if earlier is not None:
+        return FilingResult(earlier.code, created=False)
+    nik_hash = vault.digest(draft.complainant_nik)
+    subject_key = _subject_key(vault, draft)
+    duplicate = _open_duplicate(session, nik_hash, draft.kind, subject_key)
+    if duplicate is not None:
+        return FilingResult(duplicate.code, created=False, duplicate_open=True)
+    if draft.kind is ComplaintKind.SANGGAH and _sanggah_count(
+        session, nik_hash, now - dt.timedelta(days=30)
+    ) >= sanggah_limit:
+        raise SanggahQuotaExceeded()
+
+    stored = [store_image(upload_dir, image) for image in images]
+    try:
+        complaint = Complaint(
+            code=new_code(),
+            idempotency_key=idempotency_key,
+            kind=draft.kind,
+            status=ComplaintStatus.DITERIMA,
+            desa_code=draft.desa_code,
+            complainant_name=draft.complainant_name,
+            complainant_nik_encrypted=vault.encrypt(draft.complainant_nik, "nik"),
+            complainant_nik_hash=nik_hash,
+            complainant_phone_encrypted=(
+                vault.encrypt(draft.complainant_phone, "phone") if draft.complainant_phone else None
+            ),
+            subject_name=draft.subject_name,
+            subject_phonetic_key=phonetic_key(draft.subject_name),
+            subject_nik_encrypted=vault.encrypt(draft.subject_nik, "nik") if draft.subject_nik else None,
+            subject_nik_hash=vault.digest(draft.subject_nik) if draft.subject_nik else None,
+            subject_key=subject_key,
+            subject_rt=draft.subject_rt,
+            subject_rw=draft.subject_rw,
+            correction_field=draft.correction_field,
+            correction_value=draft.correction_value,
+            description=draft.description,
+            latitude=draft.latitude,
+            longitude=draft.longitude,
+            consent_at=now,
+            created_at=now,
+        )
+        complaint.events.append(ComplaintEvent(
+            created_at=now, actor=ActorKind.PELAPOR, from_status=None,
+            to_status=ComplaintStatus.DITERIMA, note="", public=True,
+        ))
+        for name, image in zip(stored, images, strict=True):
+            complaint.evidence.append(Evidence(
+                stored_name=name, content_type=image.content_type, width=image.width,
+                height=image.height, size_bytes=len(image.data), sha256=image.sha256, created_at=now,
+            ))
+        session.add(complaint)
+        session.commit()
+        return FilingResult(complaint.code, created=True)
+    except IntegrityError:
+        # A concurrent twin won the race (same form, or same open subject): answer with its code.
+        session.rollback()
+        remove_stored(upload_dir, stored)
+        twin = _existing(session, idempotency_key) or _open_duplicate(session, nik_hash, draft.kind, subject_key)
+        if twin is None:
+            raise
+        return FilingResult(twin.code, created=False, duplicate_open=twin.idempotency_key != idempotency_key)
+    except BaseException:
+        session.rollback()
+        remove_stored(upload_dir, stored)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class PublicEvent:
+    at: dt.datetime
+    status: ComplaintStatus | None
+    note: str
+    by_complainant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrackView:
+    """What anyone holding the code may see: nothing personal."""
+
+    code: str
+    kind: ComplaintKind
+    desa_name: str
+    filed_at: dt.datetime
+    status: ComplaintStatus
+    events: tuple[PublicEvent, ...]
+    can_reopen: bool
+
+
+def _decided_at(complaint: Complaint) -> dt.datetime | None:
+    moves = [e for e in complaint.events if e.to_status == complaint.status]
+    return moves[-1].created_at if moves else None
+
+
+def _can_reopen(complaint: Complaint, now: dt.datetime) -> bool:
+    if complaint.status not in DECIDED_STATUSES or complaint.reopened_at is not None:
+        return False
+    decided = _decided_at(complaint)
+    return decided is not None and _aware(decided) + REOPEN_WINDOW >= now
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything here is stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _load(session: Session, code: str) -> Complaint | None:
+    return session.scalar(
+        select(Complaint).where(Complaint.code == code)
+        .options(selectinload(Complaint.events))
+    )
+
+
+def track_complaint(session: Session, typed_code: str, *, now: dt.datetime | None = None) -> TrackView | None:
+    """The public view of a complaint by its code, or None for an unknown or mistyped code."""
+    now = now or dt.datetime.now(dt.UTC)
+    code = normalise_code(typed_code)
+    complaint = _load(session, code) if code else None
+    if complaint is None:
+        return None
+    desa = session.get(Region, complaint.desa_code)
+    events = tuple(
+        PublicEvent(_aware(e.created_at), e.to_status, e.note, e.actor is ActorKind.PELAPOR)
+        for e in complaint.events if e.public
+    )
+    return TrackView(
+        code=complaint.code, kind=complaint.kind, desa_name=desa.name if desa else complaint.desa_code,
+        filed_at=_aware(complaint.created_at), status=complaint.status, events=events,
+        can_reopen=_can_reopen(complaint, now),
+    )
+
+
+def reopen_complaint(session: Session, typed_code: str, comment: str, *, now: dt.datetime | None = None) -> str:
+    """The complainant says a decided complaint is not resolved: back to `ditinjau`. Commits.
+
+    Allowed once, within 30 days of the decision. Raises `ReopenRefused` otherwise.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    code = normalise_code(typed_code)
+    complaint = _load(session, code) if code else None
+    if complaint is None or not _can_reopen(complaint, now):
+        raise ReopenRefused()
+    previous = complaint.status
+    complaint.status = ComplaintStatus.DITINJAU
+    complaint.reopened_at = now
+    # The move is public; the complainant's words may name people, so only staff read them.
+    complaint.events.append(ComplaintEvent(
+        created_at=now, actor=ActorKind.PELAPOR, from_status=previous,
+        to_status=ComplaintStatus.DITINJAU, note="", public=True,
+    ))
+    complaint.events.append(ComplaintEvent(
+        created_at=now, actor=ActorKind.PELAPOR, from_status=None, to_status=None,
+        note=comment, public=False,
+    ))
+    session.commit()
+    return complaint.code

@@ -1,0 +1,351 @@
+"""Evidence photos: accept only real pictures, and keep none of what came with them.
+
+Residents attach up to three photos to a complaint (a house, a KK card, …) and village staff
+open them later in a browser. So an upload is never stored as sent. It is identified by its
+content, its declared size is checked before a single pixel is decoded, and then only its decoded
+pixels are encoded afresh as a JPEG (or a PNG when it has transparency). Whatever else the file
+carried goes nowhere: EXIF with GPS position and camera serials, XMP, ICC profiles, comments,
+embedded thumbnails, and anything appended after the image data (HTML, script, a ZIP archive).
+
+HEIC/HEIF, the default of iPhones, is accepted when the optional ``pillow-heif`` package is
+installed; without it such a file is refused like any other format we do not take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import re
+import secrets
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
+
+RejectionReason = Literal["not_image", "format", "too_many_pixels", "too_large", "empty", "corrupt"]
+
+#: Defaults for `clean_image`. A phone photo is 2-8 MB; 40 MP is above any phone camera but far below
+#: what would strain a worker (40 MP of RGBA is 160 MB while decoding); 1600 px is plenty to read a
+#: KK card on a staff member's screen and keeps a stored photo around 200-400 KB.
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_SIDE = 1600
+
+#: JPEG quality of the stored copy: text on a photographed card stays legible, files stay small.
+JPEG_QUALITY = 82
+
+_STORED_EXTENSIONS = {".jpg": "image/jpeg", ".png": "image/png"}
+#: What `store_image` writes: 128 random bits in hex and our own extension, nothing from the client.
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(?:jpg|png)")
+
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _register_heif() -> bool:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    # Only the primary picture is ever used, so libheif need not parse thumbnails, depth maps or
+    # auxiliary images: less hostile input handled, less memory.
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
+
+
+#: Whether HEIC/HEIF photos are accepted (``pillow-heif`` is installed and registered with Pillow).
+HEIF_SUPPORTED = _register_heif()
+
+# Pillow format names we decode. MPO is what Pillow calls a JPEG that carries a second picture in an
+# MPF segment, as many Android cameras write; its first picture is an ordinary JPEG.
+_ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP") + (("HEIF",) if HEIF_SUPPORTED else ())
+_JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+
+_ACCEPTED_LABEL = "JPEG, PNG, WebP atau HEIC" if HEIF_SUPPORTED else "JPEG, PNG atau WebP"
+
+_MESSAGES: dict[str, str] = {
+    "not_image": f"Berkas ini bukan foto ({_ACCEPTED_LABEL}).",
+    "format": f"Jenis gambar ini tidak diterima. Kirim foto dalam format {_ACCEPTED_LABEL}.",
+    "too_many_pixels": "Resolusi gambar ini terlalu besar. Kirim foto dengan resolusi lebih kecil.",
+    "too_large": "Berkas terlalu besar.",
+    "empty": "Berkas kosong. Pilih foto yang ingin dikirim.",
+    "corrupt": "Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru.",
+}
+
+# Serialises our use of warnings.catch_warnings(), which swaps the process-wide filter list and
+# puts the saved one back on exit: two gunicorn threads doing that at once could leave the wrong
+# list in force for the rest of the process. Only header parsing and EXIF reading run under it.
+_WARNINGS_LOCK = threading.Lock()
+
+
+class UploadRejected(Exception):
+    """An upload that cannot be accepted; `message` is a user-facing reason in Bahasa Indonesia."""
+
+    reason: RejectionReason
+    message: str
+
+    def __init__(self, reason: RejectionReason, message: str | None = None) -> None:
+        self.reason = reason
+        self.message = message if message is not None else _MESSAGES[reason]
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanImage:
+    """A re-encoded upload: only its pixels survive, at most `max_side` on the longest side."""
+
+    data: bytes
+    content_type: str  # "image/jpeg" or "image/png"
+    extension: str  # ".jpg" or ".png"
+    width: int
+    height: int
+    sha256: str  # hex of data
+
+
+def clean_image(
+    stream: BinaryIO,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+) -> CleanImage:
+    """Read one uploaded photo from `stream` and return a clean, re-encoded copy of its pixels.
+
+    The file is identified by its content alone (a file name or a client's content type proves
+    nothing). JPEG, PNG and WebP are accepted, and HEIC/HEIF when `HEIF_SUPPORTED`. The picture is
+    turned upright by its EXIF orientation and shrunk to at most `max_side` pixels on its longest
+    side. It comes out as a PNG when it has real transparency and as a progressive JPEG otherwise,
+    with no metadata of any kind.
+
+    At most ``max_bytes + 1`` bytes are read from `stream`. Raises `UploadRejected` with reason
+    ``"empty"``, ``"too_large"``, ``"not_image"`` (not a picture Pillow knows), ``"format"`` (a
+    picture, but not one we accept), ``"too_many_pixels"`` (declared size above `max_pixels`,
+    refused before decoding) or ``"corrupt"``; no other exception comes from a bad upload.
+    """
+    data = _read_at_most(stream, max_bytes + 1)
+    if not data:
+        raise UploadRejected("empty")
+    if len(data) > max_bytes:
+        raise UploadRejected("too_large", f"Berkas terlalu besar. Ukuran maksimal {_format_size(max_bytes)}.")
+
+    try:
+        picture = _decode(data, max_pixels=max_pixels, max_side=max_side)
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise UploadRejected("too_many_pixels") from None
+    except Exception as exc:
+        # Decoders of hostile input fail in many ways (OSError for truncated data, SyntaxError,
+        # ValueError, struct.error, EOFError, and the odd KeyError or ZeroDivisionError from a
+        # plugin). To the resident they all mean the same thing; the log gets the type only, since
+        # a message could quote the file's content.
+        logger.info("upload refused as corrupt: %s", type(exc).__name__)
+        raise UploadRejected("corrupt") from None
+    return _encode(picture)
+
+
+def store_image(folder: Path, image: CleanImage) -> str:
+    """Write `image` under `folder` with a new random name and return that name.
+
+    The folder is created (mode 0o700) when missing. The file is created exclusively with mode
+    0o600, so an existing file is never overwritten, and it is on disk when this returns.
+    """
+    content_type = _STORED_EXTENSIONS.get(image.extension)
+    if content_type is None or content_type != image.content_type:
+        # The extension becomes part of a path: only our own two are ever allowed there.
+        raise ValueError(f"not a stored image type: {image.extension!r}")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = secrets.token_hex(16) + image.extension
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(image.data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    _fsync_directory(folder)
+    return name
+
+
+def remove_stored(folder: Path, names: Iterable[str]) -> None:
+    """Delete the stored files `names` from `folder`, best effort.
+
+    A name that is already gone is ignored. A name that `store_image` could not have produced (a
+    path, another extension) is never touched: names may come back from the database, and a
+    clean-up must not become a way to delete other files. Other failures are logged, not raised,
+    so that a clean-up after an error never hides that error.
+    """
+    for name in names:
+        if not is_stored_name(name):
+            logger.warning("not removing %r: not a stored upload name", name)
+            continue
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("could not remove stored upload %s: %s", name, exc.strerror)
+
+
+def is_stored_name(name: str) -> bool:
+    """Whether `name` has the shape of a name returned by `store_image` (safe to join to its folder)."""
+    return _STORED_NAME.fullmatch(name) is not None
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    # A single read(n) may legally return fewer than n bytes before the end (pipes, sockets), so
+    # read on until the end or the limit; never more than the limit, whatever the client sends.
+    chunks: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _format_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.4g} MB".replace(".", ",")
+    if size >= 1024:
+        return f"{size / 1024:.4g} KB".replace(".", ",")
+    return f"{size} byte"
+
+
+@contextmanager
+def _pillow_warnings_guard() -> Iterator[None]:
+    # Pillow announces a picture between 1x and 2x its MAX_IMAGE_PIXELS only with a
+    # DecompressionBombWarning, which would let it through; as an error it stops Image.open. Its
+    # other warnings (a malformed MPO or APNG, odd EXIF) are about the resident's file, not about
+    # the server, and must neither fill the log nor, where warnings are errors, escape as one.
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def _decode(data: bytes, *, max_pixels: int, max_side: int) -> Image.Image:
+    """Decode `data` to an upright picture of at most `max_side` px a side, with no metadata."""
+    with _pillow_warnings_guard():
+        try:
+            image = Image.open(io.BytesIO(data), formats=_ACCEPTED_FORMATS)
+        except UnidentifiedImageError:
+            raise UploadRejected(_classify_unaccepted(data)) from None
+        # Image.open has read the header only. Refuse a decompression bomb now, before its pixels
+        # are allocated: a 30 KB PNG can declare 30000 x 30000.
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise UploadRejected("corrupt")
+        if width * height > max_pixels:
+            raise UploadRejected("too_many_pixels")
+
+    with image:
+        longest = max(width, height)
+        if image.format in _JPEG_FORMATS and longest > max_side:
+            # libjpeg can decode at 1/2, 1/4 or 1/8 scale directly; draft() picks the smallest that
+            # stays at or above the target, which makes a 12 MP photo several times cheaper.
+            scale = max_side / longest
+            image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+        # Only now are the pixels decoded; truncated or corrupt data fails here.
+        image.load()
+        orientation = _read_orientation(image)
+        picture = _normalise_mode(image)
+        picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # Turning after shrinking gives the same picture as turning first, at a fraction of the cost.
+        transpose = _ORIENTATION_TRANSPOSE.get(orientation)
+        if transpose is not None:
+            picture = picture.transpose(transpose)
+        if picture.mode == "RGBA" and picture.getchannel("A").getextrema()[0] == 255:
+            # Phone screenshots are often RGBA with nothing transparent: a JPEG serves them better.
+            picture = picture.convert("RGB")
+        # A new image from the bare pixels. Pillow's encoders read some metadata from `info` even
+        # when not asked to (the JPEG comment, the PNG ICC profile), and every operation above
+        # copies `info` along; starting from nothing is the only way to be sure nothing rides along.
+        return Image.frombytes(picture.mode, picture.size, picture.tobytes())
+
+
+def _classify_unaccepted(data: bytes) -> RejectionReason:
+    # Only to tell the resident which mistake they made: is it a picture of another kind (GIF,
+    # BMP, TIFF, …) or no picture at all? The file is opened to its header and never decoded.
+    try:
+        with Image.open(io.BytesIO(data)):
+            return "format"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "format"
+    except Exception:
+        return "not_image"
+
+
+def _read_orientation(image: Image.Image) -> int:
+    with _pillow_warnings_guard():
+        try:
+            value = image.getexif().get(ExifTags.Base.Orientation, 1)
+        except Exception:
+            # Orientation is a nicety: a broken EXIF block must not cost a resident their evidence.
+            return 1
+    return value if isinstance(value, int) else 1
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Return the picture as RGBA (when it has transparency), RGB or L, ready to be resized."""
+    if image.has_transparency_data:
+        return image.convert("RGBA")
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        # 16-bit greyscale (some scanners): a plain convert("L") would clip nearly all of it to white.
+        return image.convert("I").point(lambda value: value / 256).convert("L")
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+def _encode(picture: Image.Image) -> CleanImage:
+    out = io.BytesIO()
+    if picture.mode == "RGBA":
+        picture.save(out, format="PNG", optimize=True)
+        content_type, extension = "image/png", ".png"
+    else:
+        picture.save(out, format="JPEG", quality=JPEG_QUALITY, progressive=True, optimize=True)
+        content_type, extension = "image/jpeg", ".jpg"
+    data = out.getvalue()
+    return CleanImage(
+        data=data,
+        content_type=content_type,
+        extension=extension,
+        width=picture.width,
+        height=picture.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _fsync_directory(folder: Path) -> None:
+    # The new directory entry must survive a crash too, or the database could name a file that
+    # the file system forgot.
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
