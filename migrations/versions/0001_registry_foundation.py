@@ -75,7 +75,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_registry_person_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index('ix_registry_person_desa_name', ['desa_code', 'name_key'], unique=False)
         batch_op.create_index('ix_registry_person_desa_phonetic', ['desa_code', 'phonetic_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_registry_person_kk_hash'), ['kk_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_registry_person_nik_hash'), ['nik_hash'], unique=False)
 
     op.create_table('programme_entry',
@@ -84,7 +83,8 @@ def upgrade():
     sa.Column('receives', sa.Boolean(), nullable=False),
     sa.Column('period', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['registry_person.id'], name=op.f('fk_programme_entry_person_id_registry_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('person_id', 'programme', name=op.f('pk_programme_entry'))
+    sa.PrimaryKeyConstraint('person_id', 'programme', name=op.f('pk_programme_entry')),
+    sqlite_with_rowid=False,
     )
     # ### end Alembic commands ###
 
@@ -94,7 +94,6 @@ def downgrade():
     op.drop_table('programme_entry')
     with op.batch_alter_table('registry_person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_registry_person_nik_hash'))
-        batch_op.drop_index(batch_op.f('ix_registry_person_kk_hash'))
         batch_op.drop_index('ix_registry_person_desa_phonetic')
         batch_op.drop_index('ix_registry_person_desa_name')
         batch_op.drop_index(batch_op.f('ix_registry_person_batch_id'))

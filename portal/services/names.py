@@ -9,6 +9,7 @@ record and indexed together with the desa code, so a lookup is one index probe.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -50,6 +51,7 @@ def normalise_name(name: str) -> str:
     return " ".join(word for word in _NOT_LETTER.split(text) if word)
 
 
+@functools.lru_cache(maxsize=65536)  # names reuse a small vocabulary; bounded memory
 def _phonetic_word(word: str) -> str:
     for old, new in _SPELLING_RULES:
         word = word.replace(old, new)
@@ -59,7 +61,12 @@ def _phonetic_word(word: str) -> str:
 
 def phonetic_key(name: str) -> str:
     """Key that equal names in old and new spelling share: `"Moch. Djoenaedi"` = `"Muhammad Junaedi"`."""
-    return " ".join(_phonetic_word(word) for word in normalise_name(name).split())
+    return phonetic_key_of_normalised(normalise_name(name))
+
+
+def phonetic_key_of_normalised(normalised: str) -> str:
+    """`phonetic_key` of a name that already went through `normalise_name`."""
+    return " ".join(_phonetic_word(word) for word in normalised.split())
 
 
 def is_plausible_name(name: str) -> bool:
