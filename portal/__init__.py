@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, ProductionConfig, check_config
-from portal.extensions import babel, csrf, db, limiter, migrate
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.secrets import load_development_secrets
 from portal.security import add_security_headers
 from portal.services.captcha import CaptchaKeys
@@ -62,11 +62,13 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
+    login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, public
+    from portal.routes import complaints, errors, public, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(complaints.bp)
+    app.register_blueprint(staff.bp)
     errors.register(app)
 
     from portal import cli

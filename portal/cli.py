@@ -17,9 +17,9 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from portal.extensions import db
-from portal.models import RegionLevel, RegistryPerson
-from portal.services import demo
-from portal.services.regions import load_regions
+from portal.models import RegionLevel, RegistryPerson, StaffRole, StaffUser
+from portal.services import demo, staff
+from portal.services.regions import load_regions, normalise_region_code
 from portal.services.registry_import import (
     REASONS,
     WARNINGS,
@@ -162,8 +162,68 @@ def demo_seed(desa: tuple[str, ...], people: int, if_empty: bool, random_seed: i
         click.echo(f"  - {example.name} — {example.desa_path}")
 
 
+staff_cli = AppGroup("staff", help="Akun petugas.")
+
+
+def _staff_or_fail(username: str) -> StaffUser:
+    user = staff.get_staff(db.session, username)
+    if user is None:
+        raise click.ClickException(_("Akun %(username)s tidak ada.", username=username))
+    return user
+
+
+def _password_option(prompt: bool) -> str:
+    if prompt:
+        return click.prompt(_("Kata sandi"), hide_input=True, confirmation_prompt=True)
+    return staff.generate_password()
+
+
+@staff_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
+@click.option("--region", default=None, help="Kode wilayah cakupan (tidak untuk admin).")
+@click.option("--prompt", is_flag=True, help="Ketik kata sandi sendiri (bawaan: dibuatkan).")
+def staff_create(username: str, role: str, region: str | None, prompt: bool) -> None:
+    """Buat akun petugas; kata sandi yang dibuatkan ditampilkan sekali."""
+    password = _password_option(prompt)
+    try:
+        user = staff.create_staff(db.session, username, StaffRole(role),
+                                  normalise_region_code(region) if region else None, password)
+    except staff.StaffError as refused:
+        raise click.ClickException(_(refused.message, **refused.params)) from None
+    click.echo(_("Akun %(username)s dibuat (%(role)s, %(region)s).", username=user.username, role=role,
+                 region=user.region_code or "semua wilayah"))
+    if not prompt:
+        click.echo(_("Kata sandi (hanya ditampilkan sekali): %(password)s", password=password))
+
+
+@staff_cli.command("disable")
+@click.argument("username")
+def staff_disable(username: str) -> None:
+    """Nonaktifkan akun dan akhiri semua sesinya."""
+    staff.set_active(db.session, _staff_or_fail(username), False)
+    click.echo(_("Akun %(username)s dinonaktifkan.", username=username))
+
+
+@staff_cli.command("reset-password")
+@click.argument("username")
+@click.option("--prompt", is_flag=True, help="Ketik kata sandi sendiri (bawaan: dibuatkan).")
+def staff_reset_password(username: str, prompt: bool) -> None:
+    """Ganti kata sandi, buka kunci dan akhiri semua sesi akun."""
+    user = _staff_or_fail(username)
+    password = _password_option(prompt)
+    try:
+        staff.reset_password(db.session, user, password)
+    except staff.StaffError as refused:
+        raise click.ClickException(_(refused.message, **refused.params)) from None
+    click.echo(_("Kata sandi %(username)s diganti.", username=username))
+    if not prompt:
+        click.echo(_("Kata sandi (hanya ditampilkan sekali): %(password)s", password=password))
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    app.cli.add_command(staff_cli)
     app.cli.add_command(regions_cli)
     app.cli.add_command(registry_cli)
     app.cli.add_command(demo_cli)

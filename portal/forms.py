@@ -7,8 +7,11 @@ from flask_wtf import FlaskForm
 from lokal import normalize_phone, parse_nik
 from wtforms import (
     BooleanField,
+    DateField,
+    FileField,
     HiddenField,
     MultipleFileField,
+    PasswordField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -18,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.extensions import db
-from portal.models import ComplaintKind, CorrectionField, Region
+from portal.models import ComplaintKind, CorrectionField, MusdesDecision, Region, StaffRole
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.regions import REGION_FIELDS, children_of, region_chain
 
@@ -274,3 +277,43 @@ class ReopenForm(FlaskForm):
         validators=[InputRequired(_l("Tulis alasannya.")),
                     Length(min=10, max=1000, message=_l("Alasan 10 sampai 1.000 huruf."))],
     )
+
+
+# -- staff ------------------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Nama pengguna"), validators=[InputRequired(_l("Isi nama pengguna.")), Length(max=40)])
+    password = PasswordField(_l("Kata sandi"), validators=[InputRequired(_l("Isi kata sandi.")), Length(max=200)])
+
+
+class MoveForm(FlaskForm):
+    to = HiddenField(validators=[InputRequired()])
+    version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])
+    note = TextAreaField(_l("Catatan"), validators=[Length(max=2000)])
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(_l("Catatan internal"), validators=[InputRequired(_l("Tulis catatannya.")),
+                                                             Length(max=2000)])
+
+
+class MusdesForm(FlaskForm):
+    held_on = DateField(_l("Tanggal musyawarah"), validators=[InputRequired(_l("Isi tanggal musyawarah."))])
+    decision = SelectField(_l("Keputusan"), choices=[
+        SelectChoice(MusdesDecision.DISETUJUI.value, _l("Disetujui")),
+        SelectChoice(MusdesDecision.DITOLAK.value, _l("Ditolak")),
+        SelectChoice(MusdesDecision.DITUNDA.value, _l("Ditunda")),
+    ])
+    note = TextAreaField(_l("Ringkasan"), validators=[Length(max=2000)])
+    minutes = FileField(_l("Foto berita acara (tidak wajib)"))
+
+
+class AccountForm(FlaskForm):
+    username = StringField(_l("Nama pengguna"), validators=[InputRequired(), Length(max=40)])
+    role = SelectField(_l("Peran"), choices=[
+        SelectChoice(StaffRole.DESA.value, _l("Operator desa/kelurahan")),
+        SelectChoice(StaffRole.KECAMATAN.value, _l("Kecamatan")),
+        SelectChoice(StaffRole.KABUPATEN.value, _l("Dinas Sosial kabupaten/kota")),
+    ])
+    region = StringField(_l("Kode wilayah"), validators=[InputRequired(), Length(max=13)])

@@ -13,8 +13,24 @@ from portal.models.complaint import (
 )
 from portal.models.region import Region, RegionLevel
 from portal.models.registry import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
+from portal.models.staff import (
+    ROLE_REGION_LEVEL,
+    AuditEntry,
+    MusdesDecision,
+    MusdesOutcome,
+    StaffRole,
+    StaffSession,
+    StaffUser,
+)
 
 __all__ = [
+    "ROLE_REGION_LEVEL",
+    "AuditEntry",
+    "MusdesDecision",
+    "MusdesOutcome",
+    "StaffRole",
+    "StaffSession",
+    "StaffUser",
     "OPEN_STATUSES",
     "ActorKind",
     "Complaint",

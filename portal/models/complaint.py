@@ -111,6 +111,8 @@ class Complaint(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     #: When the complainant last said a decision did not resolve it (allowed once).
     reopened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The staff member who took it for review.
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     #: Optimistic lock: a staff move that read an older version is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -133,6 +135,7 @@ class ComplaintEvent(db.Model):
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     from_status: Mapped[ComplaintStatus | None] = mapped_column(str_enum(ComplaintStatus, "event_from", length=16))
     to_status: Mapped[ComplaintStatus | None] = mapped_column(str_enum(ComplaintStatus, "event_to", length=16))
     note: Mapped[str] = mapped_column(Text, default="")

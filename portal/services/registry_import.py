@@ -36,7 +36,7 @@ REQUIRED_COLUMNS = (
 PROGRAMME_COLUMNS = tuple(p.value for p in Programme)
 PERIOD_COLUMN = "periode"
 CHUNK_ROWS = 2000
-SQLITE_IMPORT_CACHE_KIB = 128 * 1024
+SQLITE_IMPORT_CACHE_KIB = 64 * 1024
 
 #: Why a row was rejected, by reason code; Indonesian first, translated where shown.
 REASONS: dict[str, str] = {

@@ -1,0 +1,345 @@
+"""Everything behind the staff login: queue, complaint detail and moves, exports, audit, accounts.
+
+Every view that names a complaint, a desa or an account checks it against the user's region on
+the server; outside the scope the answer is 404, so that existence is not revealed either.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from werkzeug.utils import safe_join
+
+from portal.extensions import db, limiter, login_manager
+from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
+from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
+from portal.routes.common import limit, no_store
+from portal.routes.complaints import upload_dir
+from portal.services import moderation, staff
+from portal.services.audit import ACTIONS, audit_entries
+from portal.services.complaints import KIND_LABELS, STATUS_LABELS
+from portal.services.pii import mask_number
+from portal.services.uploads import UploadRejected, clean_image, store_image
+
+bp = Blueprint("staff", __name__, url_prefix="/staf")
+
+_TOKEN_KEY = "_user_id"  # noqa: S105 - where Flask-Login keeps get_id(): here, the session token
+
+
+class StaffIdentity(UserMixin):
+    """The logged-in staff member as Flask-Login sees them: the id is the session token."""
+
+    def __init__(self, user: StaffUser, token: str) -> None:
+        self.user = user
+        self.token = token
+
+    def get_id(self) -> str:
+        return self.token
+
+
+@login_manager.user_loader
+def load_identity(token: str) -> StaffIdentity | None:
+    user = staff.user_for_session(db.session, token)
+    return StaffIdentity(user, token) if user else None
+
+
+def me() -> StaffUser:
+    return current_user.user
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Staff pages carry personal data: never cached, never framed.
+    return no_store(response)
+
+
+@bp.context_processor
+def _labels() -> dict:
+    return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "StaffRole": StaffRole}
+
+
+# -- login ----------------------------------------------------------------------------------
+
+
+def _username_key() -> str:
+    return "login:" + staff.normalise_username(request.form.get("username", ""))
+
+
+@bp.route("/masuk", methods=["GET", "POST"])
+@limiter.limit(limit("LOGIN_LIMIT"), methods=["POST"])
+@limiter.limit(limit("LOGIN_USERNAME_LIMIT"), key_func=_username_key, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = staff.authenticate(db.session, form.username.data, form.password.data)
+        if result.user is not None:
+            # A new session: whatever the old cookie held is ended on the server and dropped.
+            staff.end_session(db.session, session.get(_TOKEN_KEY))
+            session.clear()
+            login_user(StaffIdentity(result.user, result.token))
+            return redirect(url_for(".dashboard"))
+        form.password.errors = [_("Nama pengguna atau kata sandi salah, atau akun sedang dikunci sementara. "
+                                  "Coba lagi beberapa menit lagi.")]
+    return render_template("staff/login.html", form=form)
+
+
+@bp.post("/keluar")
+@login_required
+def logout():
+    staff.end_session(db.session, current_user.token)
+    logout_user()
+    session.clear()
+    return redirect(url_for(".login"))
+
+
+# -- dashboard and queue --------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    return render_template("staff/dashboard.html", board=moderation.dashboard(db.session, me()))
+
+
+def _filters() -> moderation.QueueFilter:
+    """Queue filters from the query string; a desa outside the user's scope is a 404."""
+    args = request.args
+    status = args.get("status") or None
+    kind = args.get("jenis") or None
+    desa = args.get("desa") or None
+    age = args.get("umur") or None
+    if status not in (None, *ComplaintStatus) or kind not in (None, *ComplaintKind):
+        abort(400)
+    if desa and not staff.in_scope(me(), desa):
+        abort(404)
+    return moderation.QueueFilter(
+        status=ComplaintStatus(status) if status else None, kind=ComplaintKind(kind) if kind else None,
+        desa_code=desa, min_age_days=int(age) if age and age.isdigit() else None,
+    )
+
+
+@bp.get("/antrian")
+@login_required
+def queue():
+    filters = _filters()
+    page = request.args.get("hal", "1")
+    page_number = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    result = moderation.queue(db.session, me(), filters, page=page_number)
+    pager_args = {k: v for k, v in request.args.items() if k != "hal"}
+    return render_template("staff/queue.html", page=result, filters=filters, page_number=page_number,
+                           pager_args=pager_args,
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=moderation._now(),
+                           age_days=moderation.age_days)
+
+
+@bp.get("/antrian.csv")
+@login_required
+def export():
+    filters = _filters()
+    rows = moderation.export_rows(db.session, current_app.extensions["pii_vault"], me(), filters)
+
+    def generate() -> Iterator[str]:
+        yield "\ufeff"  # UTF-8 BOM: Excel then opens the file with the right characters
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in rows:
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="antrian-aduan.csv"'
+    return response
+
+
+# -- one complaint --------------------------------------------------------------------------
+
+
+def _complaint_or_404(code: str):
+    complaint = moderation.complaint_for_staff(db.session, me(), code)
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveForm | None = None,
+            note_form: NoteForm | None = None, musdes_form: MusdesForm | None = None, status: int = 200):
+    vault = current_app.extensions["pii_vault"]
+    page = render_template(
+        "staff/complaint.html", complaint=complaint, niks=niks,
+        masked_niks={
+            "pelapor": mask_number(vault.decrypt(complaint.complainant_nik_encrypted, "nik")),
+            "subjek": mask_number(vault.decrypt(complaint.subject_nik_encrypted, "nik"))
+            if complaint.subject_nik_encrypted else None,
+        },
+        phone=vault.decrypt(complaint.complainant_phone_encrypted, "phone")
+        if complaint.complainant_phone_encrypted else None,
+        matches=moderation.registry_matches(db.session, vault, complaint),
+        related=moderation.related_open(db.session, complaint),
+        moves=moderation.allowed_moves(me(), complaint),
+        move_form=move_form or MoveForm(formdata=None),
+        note_form=note_form or NoteForm(formdata=None),
+        musdes_form=musdes_form or MusdesForm(formdata=None),
+        note_required=moderation.NOTE_REQUIRED,
+    )
+    return make_response(page, status)
+
+
+@bp.get("/aduan/<code>")
+@login_required
+def complaint(code: str):
+    return _detail(_complaint_or_404(code))
+
+
+@bp.post("/aduan/<code>/nik")
+@login_required
+def reveal_nik(code: str):
+    complaint = _complaint_or_404(code)
+    niks = moderation.reveal_niks(db.session, current_app.extensions["pii_vault"], me(), complaint)
+    return _detail(complaint, niks=niks)
+
+
+@bp.get("/aduan/<code>/bukti/<int:evidence_id>")
+@login_required
+def evidence(code: str, evidence_id: int):
+    complaint = _complaint_or_404(code)
+    item = next((e for e in complaint.evidence if e.id == evidence_id), None)
+    path = safe_join(str(upload_dir()), item.stored_name) if item else None
+    if path is None or not Path(path).is_file():
+        abort(404)
+    moderation.log_evidence_view(db.session, me(), complaint, evidence_id)
+    response = send_file(path, mimetype=item.content_type, max_age=0,
+                         download_name=f"{complaint.code}-{evidence_id}{Path(item.stored_name).suffix}")
+    response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace(
+        "attachment", "inline")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/aduan/<code>/pindah")
+@login_required
+def move(code: str):
+    complaint = _complaint_or_404(code)
+    form = MoveForm()
+    if not form.validate() or form.to.data not in set(ComplaintStatus):
+        abort(400)
+    try:
+        moderation.move_complaint(db.session, me(), complaint, ComplaintStatus(form.to.data), form.note.data or "",
+                                  expected_version=int(form.version.data))
+    except moderation.ModerationError as refused:
+        db.session.rollback()
+        form.note.errors = [_(refused.message)]
+        fresh = _complaint_or_404(code)
+        return _detail(fresh, move_form=form, status=409 if isinstance(refused, moderation.StaleComplaint) else 400)
+    flash(_("Status aduan diubah."))
+    return redirect(url_for(".complaint", code=code), code=303)
+
+
+@bp.post("/aduan/<code>/catatan")
+@login_required
+def note(code: str):
+    complaint = _complaint_or_404(code)
+    form = NoteForm()
+    if not form.validate():
+        return _detail(complaint, note_form=form, status=400)
+    try:
+        moderation.add_note(db.session, me(), complaint, form.note.data)
+    except moderation.ModerationError as refused:
+        form.note.errors = [_(refused.message)]
+        return _detail(complaint, note_form=form, status=400)
+    flash(_("Catatan disimpan."))
+    return redirect(url_for(".complaint", code=code), code=303)
+
+
+@bp.post("/aduan/<code>/musdes")
+@login_required
+def musdes(code: str):
+    complaint = _complaint_or_404(code)
+    form = MusdesForm()
+    if not form.validate():
+        return _detail(complaint, musdes_form=form, status=400)
+    stored = None
+    if form.minutes.data and form.minutes.data.filename:
+        try:
+            stored = store_image(upload_dir(), clean_image(form.minutes.data.stream))
+        except UploadRejected as rejected:
+            form.minutes.errors = [_(rejected.message)]
+            return _detail(complaint, musdes_form=form, status=400)
+    try:
+        moderation.record_musdes(db.session, me(), complaint, form.held_on.data,
+                                 MusdesDecision(form.decision.data), form.note.data or "", stored)
+    except moderation.ModerationError as refused:
+        form.note.errors = [_(refused.message)]
+        return _detail(complaint, musdes_form=form, status=400)
+    flash(_("Hasil musyawarah desa dicatat."))
+    return redirect(url_for(".complaint", code=code), code=303)
+
+
+# -- audit and accounts ---------------------------------------------------------------------
+
+
+def _managers_only() -> None:
+    if me().role not in (StaffRole.KABUPATEN, StaffRole.ADMIN):
+        abort(404)
+
+
+@bp.get("/audit")
+@login_required
+def audit():
+    _managers_only()
+    entries = audit_entries(db.session, staff.scope_condition(me(), AuditEntry.region_code))
+    return render_template("staff/audit.html", entries=entries, actions=ACTIONS)
+
+
+@bp.route("/akun", methods=["GET", "POST"])
+@login_required
+def accounts():
+    _managers_only()
+    form = AccountForm()
+    created = None
+    if form.validate_on_submit():
+        password = staff.generate_password()
+        try:
+            user = staff.create_staff(db.session, form.username.data, StaffRole(form.role.data),
+                                      form.region.data.strip(), password, by=me())
+            created = (user.username, password)  # shown once, on this response only
+        except staff.StaffError as refused:
+            db.session.rollback()
+            form.username.errors = [_(refused.message, **refused.params)]
+    users = db.session.scalars(
+        db.select(StaffUser).where(staff.scope_condition(me(), StaffUser.region_code)).order_by(StaffUser.username)
+    ).all()
+    return render_template("staff/accounts.html", form=form, users=users, created=created)
+
+
+@bp.post("/akun/<username>/nonaktif")
+@login_required
+def disable_account(username: str):
+    _managers_only()
+    user = staff.get_staff(db.session, username)
+    if user is None or user.id == me().id or not staff.can_manage(me(), user.role, user.region_code):
+        abort(404)
+    staff.set_active(db.session, user, False, by=me())
+    flash(_("Akun %(username)s dinonaktifkan.", username=user.username))
+    return redirect(url_for(".accounts"), code=303)

@@ -1,0 +1,47 @@
+"""The append-only audit log of staff actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import AuditEntry, StaffUser
+
+#: Actions and their labels, for the audit page.
+ACTIONS = {
+    "masuk": "Masuk",
+    "masuk_gagal": "Gagal masuk",
+    "nik_dibuka": "NIK ditampilkan",
+    "bukti_dilihat": "Bukti dilihat",
+    "ekspor": "Ekspor CSV",
+    "akun_dibuat": "Akun dibuat",
+    "akun_nonaktif": "Akun dinonaktifkan",
+    "akun_aktif": "Akun diaktifkan",
+    "sandi_direset": "Kata sandi direset",
+    "aduan_dipindah": "Status aduan diubah",
+    "catatan": "Catatan internal",
+    "musdes": "Hasil musyawarah desa",
+}
+
+
+def record(session: Session, action: str, staff: StaffUser | None, *, username: str | None = None,
+           region_code: str | None = None, target: str = "", detail: dict[str, Any] | None = None) -> None:
+    """Append an entry (in the caller's transaction). Never put a NIK or a name in `detail`."""
+    assert action in ACTIONS, action
+    session.add(AuditEntry(
+        staff_id=staff.id if staff else None,
+        username=(username or (staff.username if staff else ""))[:40],
+        action=action,
+        region_code=region_code,
+        target=target[:100],
+        detail=detail or {},
+    ))
+
+
+def audit_entries(session: Session, scope_condition: Any, *, limit: int = 200, offset: int = 0) -> list[AuditEntry]:
+    """The newest entries whose region lies inside a scope (see services.staff.scope_condition)."""
+    return list(session.scalars(
+        select(AuditEntry).where(scope_condition).order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
+    ))

@@ -1,0 +1,352 @@
+"""The moderation queue and the complaint lifecycle, as staff see and change them.
+
+Every read is scoped to the staff member's region; a complaint outside it does not exist for
+them. Every move is one transaction that appends a timeline event (who, when, from, to, note,
+public or internal) and an audit entry; the complaint's version column refuses a move based
+on a stale read, so two staff acting at once cannot overwrite each other. What the
+complainant wrote is never edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.i18n import N_
+from portal.models import (
+    OPEN_STATUSES,
+    ActorKind,
+    Complaint,
+    ComplaintEvent,
+    ComplaintKind,
+    ComplaintStatus,
+    MusdesDecision,
+    MusdesOutcome,
+    Region,
+    RegistryPerson,
+    StaffUser,
+)
+from portal.services.audit import record
+from portal.services.pii import PiiVault, mask_number
+from portal.services.staff import in_scope, scope_condition
+
+S = ComplaintStatus
+#: The lifecycle: which states each state may move to (by staff).
+TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+    S.DITERIMA: frozenset({S.DITINJAU, S.DISEMBUNYIKAN}),
+    S.DITINJAU: frozenset({S.DITERUSKAN, S.DITOLAK, S.SELESAI, S.DISEMBUNYIKAN}),
+    S.DITERUSKAN: frozenset({S.SELESAI, S.DITOLAK, S.DISEMBUNYIKAN}),
+    S.DITOLAK: frozenset(),
+    S.SELESAI: frozenset(),
+    S.DISEMBUNYIKAN: frozenset({S.DITINJAU}),
+}
+#: Moves that need a note, and whether that note is public (shown on /aduan/lacak).
+NOTE_REQUIRED: dict[ComplaintStatus, bool] = {S.DITOLAK: True, S.SELESAI: True, S.DISEMBUNYIKAN: False}
+OVERDUE_AFTER_DAYS = 14  # the official verification window
+
+
+class ModerationError(Exception):
+    """A refused staff action; `message` is for the user (Bahasa Indonesia)."""
+
+    message = N_("Tindakan ini tidak dapat dilakukan.")
+
+
+class IllegalMove(ModerationError):
+    message = N_("Perubahan status ini tidak diizinkan dari status sekarang.")
+
+
+class StaleComplaint(ModerationError):
+    message = N_("Aduan ini baru saja diubah oleh petugas lain. Periksa keadaan terbarunya lalu ulangi.")
+
+
+class NoteRequired(ModerationError):
+    message = N_("Perubahan ini memerlukan alasan atau catatan.")
+
+
+class ConflictOfInterest(ModerationError):
+    message = N_("Anda tidak boleh menangani aduan yang menyangkut diri Anda sendiri.")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def age_days(complaint: Complaint, now: dt.datetime) -> int:
+    return (now - _aware(complaint.created_at)).days
+
+
+# -- the queue ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    #: None: every state except hidden ones.
+    status: ComplaintStatus | None = None
+    kind: ComplaintKind | None = None
+    desa_code: str | None = None
+    min_age_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    complaints: list[Complaint]
+    total: int
+    counts: dict[ComplaintStatus, int] = field(default_factory=dict)
+
+
+def _queue_query(user: StaffUser, filters: QueueFilter, now: dt.datetime):
+    query = select(Complaint).where(scope_condition(user, Complaint.desa_code))
+    if filters.status is not None:
+        query = query.where(Complaint.status == filters.status)
+    else:
+        query = query.where(Complaint.status != ComplaintStatus.DISEMBUNYIKAN)
+    if filters.kind is not None:
+        query = query.where(Complaint.kind == filters.kind)
+    if filters.desa_code:
+        query = query.where(Complaint.desa_code == filters.desa_code)
+    if filters.min_age_days:
+        query = query.where(Complaint.created_at <= now - dt.timedelta(days=filters.min_age_days))
+    return query
+
+
+def queue(session: Session, user: StaffUser, filters: QueueFilter, *, page: int = 1, per_page: int = 25,
+          now: dt.datetime | None = None) -> QueuePage:
+    """Complaints in the user's scope matching the filters, oldest first, with counts per status."""
+    now = now or _now()
+    query = _queue_query(user, filters, now)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    complaints = list(session.scalars(
+        query.order_by(Complaint.created_at, Complaint.id).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ))
+    counts = dict(session.execute(
+        select(Complaint.status, func.count()).where(scope_condition(user, Complaint.desa_code))
+        .group_by(Complaint.status)
+    ).all())
+    return QueuePage(complaints, total, counts)
+
+
+def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilter,
+                          now: dt.datetime | None = None) -> Iterator[Complaint]:
+    """Every complaint of the filtered queue, oldest first, streamed."""
+    query = _queue_query(user, filters, now or _now()).order_by(Complaint.created_at, Complaint.id)
+    yield from session.scalars(query.execution_options(yield_per=500))
+
+
+EXPORT_HEADER = ["kode", "jenis", "status", "kode_desa", "desa", "diajukan", "umur_hari", "pelapor",
+                 "nik_pelapor", "nama_subjek", "nik_subjek", "rt", "rw", "uraian"]
+
+
+def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: QueueFilter,
+                now: dt.datetime | None = None) -> Iterator[list[str]]:
+    """CSV rows for the musyawarah desa: the filtered queue with NIKs masked. Logs the export."""
+    now = now or _now()
+    record(session, "ekspor", user, region_code=filters.desa_code or user.region_code,
+           detail={"status": filters.status or "", "jenis": filters.kind or "", "desa": filters.desa_code or ""})
+    session.commit()
+    names = dict(session.execute(select(Region.code, Region.name).where(
+        scope_condition(user, Region.code), Region.level == 4)).all())
+    yield EXPORT_HEADER
+    for c in complaints_for_export(session, user, filters, now):
+        yield [
+            c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
+            _aware(c.created_at).date().isoformat(), str(age_days(c, now)), c.complainant_name,
+            mask_number(vault.decrypt(c.complainant_nik_encrypted, "nik")), c.subject_name,
+            mask_number(vault.decrypt(c.subject_nik_encrypted, "nik")) if c.subject_nik_encrypted else "",
+            c.subject_rt or "", c.subject_rw or "", c.description,
+        ]
+
+
+# -- one complaint --------------------------------------------------------------------------
+
+
+def complaint_for_staff(session: Session, user: StaffUser, code: str) -> Complaint | None:
+    """The complaint if it lies in the user's scope; None otherwise (the route answers 404)."""
+    complaint = session.scalar(
+        select(Complaint).where(Complaint.code == code)
+        .options(selectinload(Complaint.events), selectinload(Complaint.evidence))
+    )
+    if complaint is None or not in_scope(user, complaint.desa_code):
+        return None
+    return complaint
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryMatch:
+    name: str
+    rt: str
+    rw: str
+    age: int
+    desil: int | None
+    nik_masked: str
+    by_nik: bool
+
+
+def registry_matches(session: Session, vault: PiiVault, complaint: Complaint,
+                     today: dt.date | None = None) -> list[RegistryMatch]:
+    """Registry records that may be the complaint's subject: same name key in the desa, or same NIK."""
+    today = today or dt.date.today()
+    conditions = [(RegistryPerson.desa_code == complaint.desa_code)
+                  & (RegistryPerson.phonetic_key == complaint.subject_phonetic_key)]
+    if complaint.subject_nik_hash:
+        conditions.append(RegistryPerson.nik_hash == complaint.subject_nik_hash)
+    people = session.scalars(select(RegistryPerson).where(or_(*conditions)).limit(20))
+    return [
+        RegistryMatch(
+            name=p.name, rt=p.rt, rw=p.rw, desil=p.desil,
+            age=today.year - p.birth_date.year - ((today.month, today.day) < (p.birth_date.month, p.birth_date.day)),
+            nik_masked=mask_number(vault.decrypt(p.nik_encrypted, "nik")),
+            by_nik=p.nik_hash == complaint.subject_nik_hash,
+        )
+        for p in people
+    ]
+
+
+def related_open(session: Session, complaint: Complaint) -> list[Complaint]:
+    """Other open complaints about the same subject."""
+    return list(session.scalars(select(Complaint).where(
+        Complaint.subject_key == complaint.subject_key, Complaint.id != complaint.id,
+        Complaint.status.in_(OPEN_STATUSES),
+    ).order_by(Complaint.created_at)))
+
+
+def reveal_niks(session: Session, vault: PiiVault, user: StaffUser, complaint: Complaint) -> dict[str, str]:
+    """The complaint's NIKs in clear, for this one page view. Logged. Commits."""
+    niks = {"pelapor": vault.decrypt(complaint.complainant_nik_encrypted, "nik")}
+    if complaint.subject_nik_encrypted:
+        niks["subjek"] = vault.decrypt(complaint.subject_nik_encrypted, "nik")
+    record(session, "nik_dibuka", user, region_code=complaint.desa_code, target=complaint.code)
+    session.commit()
+    return niks
+
+
+def log_evidence_view(session: Session, user: StaffUser, complaint: Complaint, evidence_id: int) -> None:
+    record(session, "bukti_dilihat", user, region_code=complaint.desa_code, target=complaint.code,
+           detail={"bukti": evidence_id})
+    session.commit()
+
+
+def _check_conflict(user: StaffUser, complaint: Complaint) -> None:
+    if user.nik_hash and user.nik_hash in (complaint.complainant_nik_hash, complaint.subject_nik_hash):
+        raise ConflictOfInterest()
+
+
+def allowed_moves(user: StaffUser, complaint: Complaint) -> list[ComplaintStatus]:
+    """The states this user may move the complaint to now."""
+    if user.nik_hash and user.nik_hash in (complaint.complainant_nik_hash, complaint.subject_nik_hash):
+        return []
+    return sorted(TRANSITIONS[complaint.status], key=list(ComplaintStatus).index)
+
+
+def _save(session: Session) -> None:
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleComplaint() from None
+
+
+def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: ComplaintStatus, note: str,
+                   *, expected_version: int, now: dt.datetime | None = None) -> None:
+    """Move a complaint to another state, with its event and audit entry. Commits.
+
+    Raises IllegalMove, NoteRequired, StaleComplaint (someone moved it since `expected_version`
+    was read) or ConflictOfInterest.
+    """
+    now = now or _now()
+    _check_conflict(user, complaint)
+    if complaint.version != expected_version:
+        raise StaleComplaint()
+    if to not in TRANSITIONS[complaint.status]:
+        raise IllegalMove()
+    note = note.strip()
+    if to in NOTE_REQUIRED and not note:
+        raise NoteRequired()
+    previous = complaint.status
+    complaint.status = to
+    if to is ComplaintStatus.DITINJAU and complaint.assigned_staff_id is None:
+        complaint.assigned_staff_id = user.id
+    complaint.events.append(ComplaintEvent(
+        created_at=now, actor=ActorKind.STAF, staff_id=user.id, from_status=previous, to_status=to,
+        note=note, public=NOTE_REQUIRED.get(to, True),
+    ))
+    record(session, "aduan_dipindah", user, region_code=complaint.desa_code, target=complaint.code,
+           detail={"dari": previous.value, "ke": to.value})
+    _save(session)
+
+
+def add_note(session: Session, user: StaffUser, complaint: Complaint, note: str,
+             *, now: dt.datetime | None = None) -> None:
+    """An internal note (or a staff correction): only staff read it. Commits."""
+    note = note.strip()
+    if not note:
+        raise NoteRequired()
+    _check_conflict(user, complaint)
+    session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now or _now(), actor=ActorKind.STAF,
+                               staff_id=user.id, note=note, public=False))
+    record(session, "catatan", user, region_code=complaint.desa_code, target=complaint.code)
+    session.commit()
+
+
+def record_musdes(session: Session, user: StaffUser, complaint: Complaint, held_on: dt.date,
+                  decision: MusdesDecision, note: str, minutes_stored_name: str | None = None,
+                  *, now: dt.datetime | None = None) -> MusdesOutcome:
+    """Record the village deliberation's decision; a public timeline entry says it happened. Commits."""
+    now = now or _now()
+    _check_conflict(user, complaint)
+    outcome = MusdesOutcome(complaint_id=complaint.id, held_on=held_on, decision=decision, note=note.strip(),
+                            minutes_stored_name=minutes_stored_name, staff_id=user.id, created_at=now)
+    session.add(outcome)
+    session.add(ComplaintEvent(
+        complaint_id=complaint.id, created_at=now, actor=ActorKind.STAF, staff_id=user.id, public=True,
+        note=f"Musyawarah desa {held_on.isoformat()}: {decision.value}",
+    ))
+    record(session, "musdes", user, region_code=complaint.desa_code, target=complaint.code,
+           detail={"keputusan": decision.value})
+    session.commit()
+    return outcome
+
+
+# -- dashboard --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    by_status: dict[ComplaintStatus, int]
+    by_kind: dict[ComplaintKind, int]
+    overdue: int
+    median_days_to_first_response: float | None
+
+
+def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None) -> Dashboard:
+    """Counts in the user's scope, overdue open complaints, and how fast staff first respond."""
+    now = now or _now()
+    in_scope_ = scope_condition(user, Complaint.desa_code)
+    by_status = dict(session.execute(
+        select(Complaint.status, func.count()).where(in_scope_).group_by(Complaint.status)).all())
+    by_kind = dict(session.execute(
+        select(Complaint.kind, func.count()).where(in_scope_).group_by(Complaint.kind)).all())
+    overdue = session.scalar(select(func.count()).select_from(Complaint).where(
+        in_scope_, Complaint.status.in_(OPEN_STATUSES),
+        Complaint.created_at <= now - dt.timedelta(days=OVERDUE_AFTER_DAYS))) or 0
+    first_staff = (
+        select(ComplaintEvent.complaint_id, func.min(ComplaintEvent.created_at).label("first_at"))
+        .where(ComplaintEvent.actor == ActorKind.STAF).group_by(ComplaintEvent.complaint_id).subquery()
+    )
+    pairs = session.execute(
+        select(Complaint.created_at, first_staff.c.first_at)
+        .join(first_staff, first_staff.c.complaint_id == Complaint.id).where(in_scope_)
+    ).all()
+    waits = [(_aware(first) - _aware(created)).total_seconds() / 86400 for created, first in pairs]
+    return Dashboard(Counter(by_status), Counter(by_kind), overdue,
+                     round(statistics.median(waits), 1) if waits else None)

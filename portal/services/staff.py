@@ -1,0 +1,239 @@
+"""Staff accounts, passwords, login throttling, server-side sessions and region scope.
+
+Passwords are hashed with Argon2id (memory-hard). A login that fails for an unknown user
+costs the same hash as a wrong password, and says the same thing. Repeated failures lock
+the account for a growing time. Sessions live in the database: the browser's cookie holds
+a random token, the table its hash; logging in makes a new one, logging out or 30 idle
+minutes ends it on the server, so an old cookie replayed later is worthless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
+
+from portal.i18n import N_
+from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser
+from portal.services.audit import record
+
+MIN_PASSWORD_LENGTH = 12
+SESSION_IDLE = dt.timedelta(minutes=30)
+LOCK_AFTER_FAILURES = 5
+MAX_LOCK = dt.timedelta(hours=1)
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that both cases take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+ROLE_RANK = {StaffRole.DESA: 1, StaffRole.KECAMATAN: 2, StaffRole.KABUPATEN: 3, StaffRole.ADMIN: 4}
+
+
+class StaffError(Exception):
+    """A refused account operation; `message` is for the user (Bahasa Indonesia)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return N_("Kata sandi paling sedikit 12 karakter.")
+    if zxcvbn(password[:100], user_inputs=[username, "bansos", "desa", "kelurahan", "dinsos"])["score"] < 3:
+        return N_("Kata sandi terlalu mudah ditebak. Gunakan beberapa kata yang tidak berhubungan.")
+    return None
+
+
+def generate_password() -> str:
+    """A random password that passes the policy: four groups of letters and digits."""
+    return "-".join(secrets.token_urlsafe(6) for _ in range(4))
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()[:40]
+
+
+# -- scope ----------------------------------------------------------------------------------
+
+
+def in_scope(user: StaffUser, region_code: str) -> bool:
+    """True when `region_code` (any level) lies inside the user's region."""
+    if user.role is StaffRole.ADMIN:
+        return True
+    scope = user.region_code or ""
+    return region_code == scope or region_code.startswith(scope + ".")
+
+
+def scope_condition(user: StaffUser, column: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL condition: `column` (a desa or region code) is inside the user's region."""
+    if user.role is StaffRole.ADMIN:
+        return true()
+    scope = user.region_code or ""
+    return (column == scope) | column.startswith(scope + ".", autoescape=True)
+
+
+def can_manage(manager: StaffUser, role: StaffRole, region_code: str | None) -> bool:
+    """Kabupaten and admin users manage accounts of lower roles inside their own scope."""
+    if manager.role not in (StaffRole.KABUPATEN, StaffRole.ADMIN):
+        return False
+    if manager.role is StaffRole.ADMIN:
+        return True
+    return ROLE_RANK[role] < ROLE_RANK[manager.role] and region_code is not None and in_scope(manager, region_code)
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def create_staff(session: Session, username: str, role: StaffRole, region_code: str | None, password: str,
+                 *, nik_hash: bytes | None = None, by: StaffUser | None = None) -> StaffUser:
+    """Create an account; the region must exist at the level the role needs. Commits."""
+    username = normalise_username(username)
+    if not _USERNAME.match(username):
+        raise StaffError(N_("Nama pengguna 3–40 karakter: huruf kecil, angka, titik, garis bawah atau tanda hubung."))
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise StaffError(N_("Nama pengguna %(username)s sudah dipakai."), username=username)
+    if role is StaffRole.ADMIN:
+        region_code = None
+    else:
+        region = session.get(Region, region_code or "")
+        if region is None or region.level != ROLE_REGION_LEVEL[role]:
+            raise StaffError(N_("Kode wilayah %(code)s tidak cocok untuk peran %(role)s."),
+                             code=region_code or "-", role=role.value)
+    if by is not None and not can_manage(by, role, region_code):
+        raise StaffError(N_("Anda tidak berwenang membuat akun ini."))
+    if problem := password_problem(password, username):
+        raise StaffError(problem)
+    user = StaffUser(username=username, role=role, region_code=region_code, nik_hash=nik_hash,
+                     password_hash=_hasher.hash(password), active=True, failed_logins=0)
+    session.add(user)
+    session.flush()
+    record(session, "akun_dibuat", by, target=username, region_code=region_code,
+           detail={"role": role.value})
+    session.commit()
+    return user
+
+
+def get_staff(session: Session, username: str) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.username == normalise_username(username)))
+
+
+def set_active(session: Session, user: StaffUser, active: bool, *, by: StaffUser | None = None) -> None:
+    """Disable (or enable) an account; disabling ends its sessions. Commits."""
+    if by is not None and not can_manage(by, user.role, user.region_code):
+        raise StaffError(N_("Anda tidak berwenang mengubah akun ini."))
+    user.active = active
+    if not active:
+        session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
+    record(session, "akun_aktif" if active else "akun_nonaktif", by, target=user.username,
+           region_code=user.region_code)
+    session.commit()
+
+
+def reset_password(session: Session, user: StaffUser, password: str, *, by: StaffUser | None = None) -> None:
+    """Set a new password, unlock the account and end its sessions. Commits."""
+    if problem := password_problem(password, user.username):
+        raise StaffError(problem)
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
+    record(session, "sandi_direset", by, target=user.username, region_code=user.region_code)
+    session.commit()
+
+
+# -- login and sessions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user: StaffUser | None
+    token: str | None = None
+    #: Set when the account is temporarily locked (the same message is shown either way).
+    locked: bool = False
+
+
+def _lock_for(failures: int) -> dt.timedelta | None:
+    if failures < LOCK_AFTER_FAILURES:
+        return None
+    return min(dt.timedelta(minutes=2 ** (failures - LOCK_AFTER_FAILURES)), MAX_LOCK)
+
+
+def authenticate(session: Session, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
+    """Check a login; on success open a new server-side session and return its token. Commits."""
+    now = now or _now()
+    name = normalise_username(username)
+    user = get_staff(session, name)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        valid = user is not None
+    except (VerificationError, InvalidHashError):
+        valid = False
+    locked = user is not None and (_aware(user.locked_until) or now) > now
+    if not valid or locked or not user.active:
+        if user is not None and not locked:
+            user.failed_logins += 1
+            if lock := _lock_for(user.failed_logins):
+                user.locked_until = now + lock
+        record(session, "masuk_gagal", user, username=name, region_code=user.region_code if user else None)
+        session.commit()
+        return LoginResult(None, locked=locked)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    session.add(StaffSession(token_hash=_token_hash(token), staff_id=user.id, created_at=now, last_seen_at=now))
+    record(session, "masuk", user, region_code=user.region_code)
+    session.commit()
+    return LoginResult(user, token)
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def user_for_session(session: Session, token: str | None, *, now: dt.datetime | None = None) -> StaffUser | None:
+    """The active user of a live session, refreshing its idle timer; None when it is dead."""
+    if not token:
+        return None
+    now = now or _now()
+    row = session.get(StaffSession, _token_hash(token))
+    if row is None:
+        return None
+    if _aware(row.last_seen_at) + SESSION_IDLE < now or not row.staff.active:
+        session.delete(row)
+        session.commit()
+        return None
+    # Write at most once a minute: every staff page view need not be a database write.
+    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=1):
+        row.last_seen_at = now
+        session.commit()
+    return row.staff
+
+
+def end_session(session: Session, token: str | None) -> None:
+    """Log out: the session is deleted on the server. Commits."""
+    if token:
+        session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+        session.commit()
