@@ -64,11 +64,12 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, public, staff
+    from portal.routes import complaints, errors, public, staff, statistics
 
     app.register_blueprint(public.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(statistics.bp)
     errors.register(app)
 
     from portal import cli

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from config import TestConfig
 from portal import create_app
@@ -89,9 +90,14 @@ def runner(app: Flask):
 
 
 @pytest.fixture
-def session(app: Flask):
+def session(app: Flask) -> Iterator[Session]:
+    """A session of its own, with no app context held open: requests made during the test get
+    their own context and session, as in production (a held context would be shared, `g` too)."""
     with app.app_context():
-        yield db.session
+        engine = db.engine
+    own = Session(engine)
+    yield own
+    own.close()
 
 
 @pytest.fixture
@@ -141,3 +147,36 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, columns: list[str] | No
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+# -- staff and complaint factories ------------------------------------------------------------
+
+STRONG_PASSWORD = "kuda-laut-merah-berenang-7"
+
+
+def make_staff(session, username: str, role: str, region: str | None, *, nik_hash: bytes | None = None):
+    from portal.models import StaffRole
+    from portal.services.staff import create_staff
+
+    return create_staff(session, username, StaffRole(role), region, STRONG_PASSWORD, nik_hash=nik_hash)
+
+
+def make_complaint(session, vault, *, desa: str = DESA_A, kind: str = "sanggah", subject: str = "Budi Santoso",
+                   complainant_nik: str = "3204054103850001", key: str | None = None) -> str:
+    import secrets
+
+    from portal.models import ComplaintKind
+    from portal.services.complaints import ComplaintDraft, file_complaint
+
+    draft = ComplaintDraft(
+        kind=ComplaintKind(kind), desa_code=desa, complainant_name="Ani Lestari", complainant_nik=complainant_nik,
+        complainant_phone=None, subject_name=subject, subject_nik=None, subject_rt="003", subject_rw="002",
+        correction_field=None, correction_value=None,
+        description="Rumah bertingkat dua dan punya mobil, tetapi masih menerima PKH.",
+    )
+    return file_complaint(session, vault, draft, [], idempotency_key=key or secrets.token_hex(8),
+                          upload_dir=Path("/nonexistent"), sanggah_limit=100).code
+
+
+def login(client, username: str, password: str = STRONG_PASSWORD):
+    return client.post("/staf/masuk", data={"username": username, "password": password})

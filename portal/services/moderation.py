@@ -273,15 +273,17 @@ def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: 
     if to in NOTE_REQUIRED and not note:
         raise NoteRequired()
     previous = complaint.status
-    complaint.status = to
-    if to is ComplaintStatus.DITINJAU and complaint.assigned_staff_id is None:
-        complaint.assigned_staff_id = user.id
-    complaint.events.append(ComplaintEvent(
-        created_at=now, actor=ActorKind.STAF, staff_id=user.id, from_status=previous, to_status=to,
-        note=note, public=NOTE_REQUIRED.get(to, True),
-    ))
-    record(session, "aduan_dipindah", user, region_code=complaint.desa_code, target=complaint.code,
-           detail={"dari": previous.value, "ke": to.value})
+    # Nothing is flushed before the commit, where the version check decides.
+    with session.no_autoflush:
+        complaint.status = to
+        if to is ComplaintStatus.DITINJAU and complaint.assigned_staff_id is None:
+            complaint.assigned_staff_id = user.id
+        complaint.events.append(ComplaintEvent(
+            created_at=now, actor=ActorKind.STAF, staff_id=user.id, from_status=previous, to_status=to,
+            note=note, public=NOTE_REQUIRED.get(to, True),
+        ))
+        record(session, "aduan_dipindah", user, region_code=complaint.desa_code, target=complaint.code,
+               detail={"dari": previous.value, "ke": to.value})
     _save(session)
 
 

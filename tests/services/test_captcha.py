@@ -68,7 +68,7 @@ def test_twenty_threads_with_one_solved_challenge_pass_exactly_once(app):
         with app.app_context():
             barrier.wait()
             outcomes.append(attempt_challenge(db.session, KEYS, challenge, answer))
-            db.session.remove()
+            db.session.close()
 
     threads = [threading.Thread(target=attempt) for _ in range(20)]
     for t in threads:

@@ -84,12 +84,12 @@ def test_a_failing_commit_leaves_no_files_and_no_rows(app, session, vault, tmp_p
     def fail(*_args):
         raise RuntimeError("disk full")
 
-    event.listen(db.session, "before_commit", fail)
+    event.listen(session, "before_commit", fail)
     try:
         with pytest.raises(RuntimeError):
             file(session, vault, tmp_path, images=[photo()])
     finally:
-        event.remove(db.session, "before_commit", fail)
+        event.remove(session, "before_commit", fail)
     assert list((tmp_path / "uploads").iterdir()) == []
     assert count(session, Complaint) == count(session, Evidence) == count(session, ComplaintEvent) == 0
 
@@ -191,7 +191,7 @@ def test_fifty_threads_filing_at_once(app, vault, tmp_path):
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(repr(exc))
             finally:
-                db.session.remove()
+                db.session.close()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(50)]
     for t in threads:

@@ -1,0 +1,28 @@
+"""Public complaint statistics: numbers per kabupaten/kota and per desa, small cells hidden."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response, render_template, request
+
+from portal.extensions import db, limiter
+from portal.routes.common import limit
+from portal.services.statistics import UnknownKabupaten, complaint_statistics
+
+bp = Blueprint("statistics", __name__)
+
+#: The same numbers for everyone, so browsers and proxies may keep them a few minutes.
+CACHE_CONTROL = "public, max-age=300"
+
+
+@bp.get("/statistik")
+@limiter.limit(limit("REGION_API_LIMIT"))
+def overview():
+    """Complaints per kabupaten/kota; `?kabupaten=32.04` adds the desa of one of them."""
+    code = (request.args.get("kabupaten") or "").strip()[:20] or None
+    try:
+        table = complaint_statistics(db.session, kabupaten_code=code)
+    except UnknownKabupaten:
+        abort(404)
+    response = make_response(render_template("public/statistics.html", table=table))
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response

@@ -1,0 +1,277 @@
+"""Staff pages: the access matrix, login and sessions, moves over HTTP, exports, audit, accounts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import pytest
+from PIL import Image
+from sqlalchemy import select, update
+
+from config import TestConfig
+from portal import create_app
+from portal.extensions import db
+from portal.models import AuditEntry, Complaint, Evidence, StaffSession
+from portal.services.uploads import clean_image, store_image
+from tests.conftest import DESA_A, DESA_B, DESA_C, STRONG_PASSWORD, login, make_complaint, make_staff
+
+ROLES = {
+    "desa_a": ("desa", DESA_A),
+    "kecamatan": ("kecamatan", "32.04.05"),
+    "kabupaten": ("kabupaten", "32.04"),
+    "admin": ("admin", None),
+}
+
+
+@pytest.fixture
+def world(app, session, vault, tmp_path):
+    """Staff of every role and one complaint in DESA_A (with a photo), one in DESA_C."""
+    for username, (role, region) in ROLES.items():
+        make_staff(session, username.replace("_", "."), role, region)
+    inside = make_complaint(session, vault, desa=DESA_A)
+    outside = make_complaint(session, vault, desa=DESA_C, subject="Cici Lestari")
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "navy").save(buffer, "JPEG")
+    buffer.seek(0)
+    image = clean_image(buffer)
+    folder = tmp_path / "uploads"
+    app.config["UPLOAD_FOLDER"] = str(folder)
+    evidence = {}
+    for which, code in (("inside", inside), ("outside", outside)):
+        complaint = session.scalars(select(Complaint).where(Complaint.code == code)).one()
+        complaint.evidence.append(Evidence(stored_name=store_image(folder, image), content_type=image.content_type,
+                                           width=image.width, height=image.height, size_bytes=len(image.data),
+                                           sha256=image.sha256))
+        session.commit()
+        evidence[which] = complaint.evidence[0].id
+    session.close()
+    return {"inside": inside, "outside": outside, "evidence": evidence}
+
+
+def as_user(app, username: str):
+    client = app.test_client()
+    assert login(client, username).status_code == 302
+    return client
+
+
+def routes(world, which: str) -> list[tuple[str, str, dict]]:
+    code = world[which]
+    return [
+        ("GET", f"/staf/aduan/{code}", {}),
+        ("POST", f"/staf/aduan/{code}/nik", {}),
+        ("GET", f"/staf/aduan/{code}/bukti/{world['evidence'][which]}", {}),
+        ("POST", f"/staf/aduan/{code}/pindah", {"to": "ditinjau", "version": "1", "note": ""}),
+        ("POST", f"/staf/aduan/{code}/catatan", {"note": "catatan"}),
+        ("POST", f"/staf/aduan/{code}/musdes", {"held_on": "2026-11-20", "decision": "disetujui", "note": ""}),
+        ("GET", f"/staf/antrian?desa={DESA_A if which == 'inside' else DESA_C}", {}),
+        ("GET", f"/staf/antrian.csv?desa={DESA_A if which == 'inside' else DESA_C}", {}),
+    ]
+
+
+# Which users may reach DESA_A's complaint; nobody but the admin reaches DESA_C's.
+CAN_SEE = {"desa_a": {"inside"}, "kecamatan": {"inside"}, "kabupaten": {"inside"}, "admin": {"inside", "outside"}}
+
+
+@pytest.mark.parametrize("username", sorted(ROLES))
+@pytest.mark.parametrize("which", ["inside", "outside"])
+def test_access_matrix_scope_decides_and_outside_is_404(app, world, username, which):
+    client = as_user(app, username.replace("_", "."))
+    for method, url, data in routes(world, which):
+        response = client.open(url, method=method, data=data)
+        response.close()  # a file response holds its file open until closed
+        if which in CAN_SEE[username]:
+            assert response.status_code in (200, 303), (method, url, response.status_code)
+        else:
+            assert response.status_code == 404, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("url", ["/staf/", "/staf/antrian", "/staf/antrian.csv", "/staf/audit", "/staf/akun",
+                                 "/staf/aduan/ADU-0000-0000"])
+def test_logged_out_is_sent_to_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/staf/masuk" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(("username", "status"), [("desa.a", 404), ("kecamatan", 404), ("kabupaten", 200),
+                                                    ("admin", 200)])
+def test_audit_and_accounts_are_for_kabupaten_and_admin(app, world, username, status):
+    client = as_user(app, username)
+    assert client.get("/staf/audit").status_code == status
+    assert client.get("/staf/akun").status_code == status
+
+
+def test_unknown_user_and_wrong_password_get_the_same_message(app, world, client):
+    unknown = login(client, "siapa", STRONG_PASSWORD)
+    wrong = login(client, "desa.a", "salah-kata-sandi-sekali")
+    message = "Nama pengguna atau kata sandi salah"
+    assert unknown.status_code == wrong.status_code == 200
+    assert message in unknown.text and message in wrong.text
+    with app.app_context():
+        failures = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "masuk_gagal")).all()
+        assert sorted(e.username for e in failures) == ["desa.a", "siapa"]
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(app, world, client):
+    for _ in range(5):
+        login(client, "desa.a", "salah-kata-sandi-sekali")
+    assert login(client, "desa.a").status_code == 200  # locked: the right password is refused too
+    with app.app_context():
+        db.session.execute(update(db.metadata.tables["staff_user"]).values(locked_until=None))
+        db.session.commit()
+    assert login(client, "desa.a").status_code == 302
+
+
+def test_login_is_rate_limited_per_username_before_hashing(app, world):
+    class Limited(TestConfig):
+        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+        RATELIMIT_ENABLED = True
+        LOGIN_USERNAME_LIMIT = "3/hour"
+
+    limited = create_app(Limited)
+    for n in range(3):
+        client = limited.test_client()
+        client.post("/staf/masuk", data={"username": "desa.a", "password": "x" * 12},
+                    environ_base={"REMOTE_ADDR": f"10.9.0.{n}"})
+    response = limited.test_client().post("/staf/masuk", data={"username": "desa.a", "password": STRONG_PASSWORD},
+                                          environ_base={"REMOTE_ADDR": "10.9.0.99"})
+    assert response.status_code == 429
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_login_rotates_the_session_and_logout_kills_it(app, world):
+    client = app.test_client()
+    login(client, "desa.a")
+    first_cookie = client.get_cookie("session").value
+    login(client, "desa.a")  # logging in again: the first session ends on the server
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(StaffSession)) == 1
+    assert client.get_cookie("session").value != first_cookie
+    client.post("/staf/keluar")
+    replay = app.test_client()
+    replay.set_cookie("session", first_cookie)
+    assert replay.get("/staf/antrian").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(StaffSession)) == 0
+
+
+def test_a_cookie_replayed_after_logout_is_refused(app, world):
+    client = app.test_client()
+    login(client, "desa.a")
+    cookie = client.get_cookie("session").value
+    assert client.get("/staf/antrian").status_code == 200
+    client.post("/staf/keluar")
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/staf/antrian").status_code == 302
+
+
+def test_idle_sessions_end_after_30_minutes(app, world):
+    client = as_user(app, "desa.a")
+    with app.app_context():
+        db.session.execute(update(StaffSession).values(
+            last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)))
+        db.session.commit()
+    assert client.get("/staf/antrian").status_code == 302
+
+
+def test_moves_over_http_and_a_stale_form_is_told_what_changed(app, world):
+    code = world["inside"]
+    one, two = as_user(app, "desa.a"), as_user(app, "kecamatan")
+    assert one.post(f"/staf/aduan/{code}/pindah", data={"to": "ditinjau", "version": "1"}).status_code == 303
+    stale = two.post(f"/staf/aduan/{code}/pindah", data={"to": "disembunyikan", "version": "1", "note": "spam"})
+    assert stale.status_code == 409 and "baru saja diubah oleh petugas lain" in stale.text
+    assert "Sedang ditinjau" in stale.text  # the new state is shown
+    refused = one.post(f"/staf/aduan/{code}/pindah", data={"to": "ditolak", "version": "2", "note": ""})
+    assert refused.status_code == 400 and "memerlukan alasan" in refused.text
+    forged = one.post(f"/staf/aduan/{code}/pindah", data={"to": "terbang", "version": "2"})
+    assert forged.status_code == 400
+    done = one.post(f"/staf/aduan/{code}/pindah", data={"to": "ditolak", "version": "2", "note": "Tidak layak."})
+    assert done.status_code == 303
+    tracked = app.test_client().post("/aduan/lacak", data={"kode": code})
+    assert "Ditolak" in tracked.text and "Tidak layak." in tracked.text
+
+
+def test_complaint_text_is_shown_as_text(app, session, vault, world):
+    complaint = session.scalars(select(Complaint).where(Complaint.code == world["inside"])).one()
+    complaint.description = "<script>alert('x')</script> rumah mewah"
+    session.commit()
+    session.close()
+    page = as_user(app, "desa.a").get(f"/staf/aduan/{world['inside']}").text
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_nik_is_masked_until_revealed_and_the_reveal_is_logged(app, world):
+    client = as_user(app, "desa.a")
+    page = client.get(f"/staf/aduan/{world['inside']}").text
+    assert "3204054103850001" not in page and "3204********0001" in page
+    revealed = client.post(f"/staf/aduan/{world['inside']}/nik").text
+    assert "3204054103850001" in revealed
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "nik_dibuka")).one()
+        assert entry.target == world["inside"] and "3204054103850001" not in str(entry.detail)
+
+
+def test_evidence_is_served_privately_and_logged(app, world):
+    response = as_user(app, "desa.a").get(f"/staf/aduan/{world['inside']}/bukti/{world['evidence']['inside']}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"].startswith("inline")
+    response.close()
+    with app.app_context():
+        assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "bukti_dilihat")).one()
+
+
+def test_export_is_scoped_masked_excel_friendly_and_logged(app, world, session, vault):
+    make_complaint(session, vault, desa=DESA_B, subject="Bayu Lestari")
+    session.close()
+    response = as_user(app, "kecamatan").get("/staf/antrian.csv")
+    body = response.data.decode("utf-8")
+    assert body.startswith("\ufeff") and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[0][0] == "kode" and len(rows) == 3  # DESA_A and DESA_B, not DESA_C
+    assert world["outside"] not in body
+    assert "3204054103850001" not in body and "3204********0001" in body
+    assert as_user(app, "desa.a").get(f"/staf/antrian.csv?desa={DESA_C}").status_code == 404
+    with app.app_context():
+        assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "ekspor")).first()
+
+
+def test_queue_warns_from_14_days(app, session, vault, world):
+    session.execute(update(Complaint).where(Complaint.code == world["inside"]).values(
+        created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=15)))
+    session.commit()
+    session.close()
+    page = as_user(app, "desa.a").get("/staf/antrian").text
+    assert "lewat 14 hari" in page and world["inside"] in page
+
+
+def test_kabupaten_creates_and_disables_accounts_inside_its_scope(app, world):
+    client = as_user(app, "kabupaten")
+    created = client.post("/staf/akun", data={"username": "op.baru", "role": "desa", "region": DESA_B})
+    password = re.search(r"<code>([^<]+)</code>", created.text).group(1)
+    assert login(app.test_client(), "op.baru", password).status_code == 302
+    outside = client.post("/staf/akun", data={"username": "op.luar", "role": "desa", "region": DESA_C})
+    assert "tidak berwenang" in outside.text
+    assert client.post("/staf/akun/op.baru/nonaktif").status_code == 303
+    assert login(app.test_client(), "op.baru", password).status_code == 200
+    assert client.post("/staf/akun/admin/nonaktif").status_code == 404
+    with app.app_context():
+        actions = {e.action for e in db.session.scalars(select(AuditEntry))}
+        assert {"akun_dibuat", "akun_nonaktif", "masuk"} <= actions
+
+
+def test_command_line_accounts(app, runner, world):
+    created = runner.invoke(args=["staff", "create", "op.cli", "--role", "desa", "--region", DESA_B.replace(".", "")])
+    assert created.exit_code == 0, created.output
+    password = re.search(r": (\S+)$", created.output.strip()).group(1)
+    assert login(app.test_client(), "op.cli", password).status_code == 302
+    weak = runner.invoke(args=["staff", "create", "op.x", "--role", "desa", "--region", "99.99"])
+    assert weak.exit_code != 0 and "tidak cocok" in weak.output
+    reset = runner.invoke(args=["staff", "reset-password", "op.cli"])
+    assert reset.exit_code == 0 and login(app.test_client(), "op.cli", password).status_code == 200
+    assert runner.invoke(args=["staff", "disable", "op.cli"]).exit_code == 0
