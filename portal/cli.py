@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_babel import gettext as _
+from lokal import parse_nik
 
 from portal.extensions import db
 from portal.models import RegionLevel, RegistryPerson, StaffRole, StaffUser
@@ -183,12 +184,20 @@ def _password_option(prompt: bool) -> str:
 @click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
 @click.option("--region", default=None, help="Kode wilayah cakupan (tidak untuk admin).")
 @click.option("--prompt", is_flag=True, help="Ketik kata sandi sendiri (bawaan: dibuatkan).")
-def staff_create(username: str, role: str, region: str | None, prompt: bool) -> None:
+@click.option("--nik", "ask_nik", is_flag=True,
+              help="Tanyakan NIK petugas (disimpan sebagai hash) agar ia tidak menangani aduan tentang dirinya.")
+def staff_create(username: str, role: str, region: str | None, prompt: bool, ask_nik: bool) -> None:
     """Buat akun petugas; kata sandi yang dibuatkan ditampilkan sekali."""
     password = _password_option(prompt)
+    nik_hash = None
+    if ask_nik:
+        nik = "".join(click.prompt(_("NIK petugas"), hide_input=True).split())
+        if not parse_nik(nik).valid:
+            raise click.ClickException(_("NIK tidak valid."))
+        nik_hash = current_app.extensions["pii_vault"].digest(nik)
     try:
         user = staff.create_staff(db.session, username, StaffRole(role),
-                                  normalise_region_code(region) if region else None, password)
+                                  normalise_region_code(region) if region else None, password, nik_hash=nik_hash)
     except staff.StaffError as refused:
         raise click.ClickException(_(refused.message, **refused.params)) from None
     click.echo(_("Akun %(username)s dibuat (%(role)s, %(region)s).", username=user.username, role=role,

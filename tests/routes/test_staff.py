@@ -275,3 +275,16 @@ def test_command_line_accounts(app, runner, world):
     reset = runner.invoke(args=["staff", "reset-password", "op.cli"])
     assert reset.exit_code == 0 and login(app.test_client(), "op.cli", password).status_code == 200
     assert runner.invoke(args=["staff", "disable", "op.cli"]).exit_code == 0
+
+
+def test_a_staff_nik_given_on_the_command_line_blocks_acting_on_own_complaints(app, runner, world):
+    created = runner.invoke(args=["staff", "create", "op.nik", "--role", "desa", "--region", DESA_A, "--nik"],
+                            input="3204054103850001\n")
+    assert created.exit_code == 0, created.output
+    password = re.search(r": (\S+)$", created.output.strip()).group(1)
+    client = app.test_client()
+    login(client, "op.nik", password)
+    page = client.get(f"/staf/aduan/{world['inside']}").text  # filed with that NIK as complainant
+    assert "Tidak ada perubahan status yang dapat Anda lakukan" in page
+    refused = client.post(f"/staf/aduan/{world['inside']}/pindah", data={"to": "ditinjau", "version": "1"})
+    assert refused.status_code == 400 and "menyangkut diri Anda sendiri" in refused.text
