@@ -62,6 +62,9 @@ class Config:
     UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
     SANGGAH_PER_30_DAYS = _env_int("SANGGAH_PER_30_DAYS", 3)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
+    # A CSRF token lives as long as the session cookie it is tied to: a resident who takes an
+    # hour to fill a form must not lose it to a 400.
+    WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 

@@ -82,7 +82,9 @@ def _issue_report(path: str | None) -> Iterator[callable]:
     if path is None:
         yield None
         return
-    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+    # The report holds rejected rows as they were (NIK, KK, names): readable by its owner only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
         writer.writerow(["baris", "status", "alasan", "keterangan", "detail", "isi_baris"])
 

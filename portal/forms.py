@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from lokal import normalize_phone, parse_nik
+from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
     DateField,
@@ -39,11 +40,24 @@ MIN_NAME_LETTERS = 3
 MAX_PHOTOS = 3
 
 
+def _strip_nul(text: object) -> object:
+    return text.replace("\x00", "") if isinstance(text, str) else text
+
+
+class PortalForm(FlaskForm):
+    """Base of every form: text never carries NUL characters (PostgreSQL refuses them)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):  # noqa: ANN001 - WTForms' signature
+            options["filters"] = (_strip_nul, *options.get("filters", ()))
+            return unbound_field.bind(form=form, **options)
+
+
 def _region_select(field_name: str) -> SelectField:
     return SelectField(_REGION_LABELS[field_name], choices=[], validate_choice=False)
 
 
-class RegionForm(FlaskForm):
+class RegionForm(PortalForm):
     """Provinsi → kabupaten/kota → kecamatan → desa/kelurahan, filled step by step."""
 
     provinsi = _region_select("provinsi")
@@ -76,7 +90,7 @@ class RegionForm(FlaskForm):
         return {name: str(_REGION_ERRORS[code]) for name, code in errors.items()}
 
 
-class CaptchaForm(FlaskForm):
+class CaptchaForm(PortalForm):
     """The server-side captcha: a challenge id and the typed digits."""
 
     captcha_id = HiddenField()
@@ -113,7 +127,7 @@ class LookupForm(RegionForm, CaptchaForm):
         check_person_name(field)
 
 
-class DesilForm(FlaskForm):
+class DesilForm(PortalForm):
     """The desil of a person already found, for someone who also knows the person's NIK."""
 
     desa = HiddenField(validators=[DataRequired()])
@@ -241,7 +255,7 @@ class ComplaintForm(RegionForm, CaptchaForm):
             raise ValidationError(_l("Pilih data yang salah."))
 
     def validate_foto(self, field: MultipleFileField) -> None:
-        files = [f for f in field.data or [] if f and f.filename]
+        files = [f for f in field.data or [] if isinstance(f, FileStorage) and f.filename]
         if len(files) > MAX_PHOTOS:
             raise ValidationError(_l("Paling banyak %(n)d foto.", n=MAX_PHOTOS))
         field.data = files
@@ -266,11 +280,11 @@ class ComplaintForm(RegionForm, CaptchaForm):
         field.data = round(value, 6)
 
 
-class TrackForm(FlaskForm):
+class TrackForm(PortalForm):
     kode = StringField(_l("Kode aduan"), validators=[InputRequired(_l("Ketik kode aduan.")), Length(max=40)])
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(PortalForm):
     kode = HiddenField(validators=[InputRequired(), Length(max=40)])
     komentar = TextAreaField(
         _l("Mengapa belum selesai?"),
@@ -282,23 +296,23 @@ class ReopenForm(FlaskForm):
 # -- staff ------------------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     username = StringField(_l("Nama pengguna"), validators=[InputRequired(_l("Isi nama pengguna.")), Length(max=40)])
     password = PasswordField(_l("Kata sandi"), validators=[InputRequired(_l("Isi kata sandi.")), Length(max=200)])
 
 
-class MoveForm(FlaskForm):
+class MoveForm(PortalForm):
     to = HiddenField(validators=[InputRequired()])
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])
     note = TextAreaField(_l("Catatan"), validators=[Length(max=2000)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PortalForm):
     note = TextAreaField(_l("Catatan internal"), validators=[InputRequired(_l("Tulis catatannya.")),
                                                              Length(max=2000)])
 
 
-class MusdesForm(FlaskForm):
+class MusdesForm(PortalForm):
     held_on = DateField(_l("Tanggal musyawarah"), validators=[InputRequired(_l("Isi tanggal musyawarah."))])
     decision = SelectField(_l("Keputusan"), choices=[
         SelectChoice(MusdesDecision.DISETUJUI.value, _l("Disetujui")),
@@ -309,7 +323,7 @@ class MusdesForm(FlaskForm):
     minutes = FileField(_l("Foto berita acara (tidak wajib)"))
 
 
-class AccountForm(FlaskForm):
+class AccountForm(PortalForm):
     username = StringField(_l("Nama pengguna"), validators=[InputRequired(), Length(max=40)])
     role = SelectField(_l("Peran"), choices=[
         SelectChoice(StaffRole.DESA.value, _l("Operator desa/kelurahan")),

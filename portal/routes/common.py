@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from flask import Response, current_app
@@ -9,7 +10,7 @@ from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.forms import CaptchaForm
-from portal.services.captcha import CaptchaKeys, attempt_challenge, issue_challenge
+from portal.services.captcha import CHALLENGE_TTL, CaptchaKeys, attempt_challenge, issue_challenge
 
 
 def limit(config_key: str) -> Callable[[], str]:
@@ -27,9 +28,9 @@ def captcha_keys() -> CaptchaKeys:
     return current_app.extensions["captcha_keys"]
 
 
-def new_captcha(form: CaptchaForm) -> None:
+def new_captcha(form: CaptchaForm, ttl: dt.timedelta = CHALLENGE_TTL) -> None:
     """Give the form a fresh challenge; the old answer is cleared, never re-shown."""
-    form.captcha_id.data = issue_challenge(db.session, captcha_keys())
+    form.captcha_id.data = issue_challenge(db.session, captcha_keys(), ttl=ttl)
     form.captcha_jawaban.data = ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from portal.services.uploads import CleanImage, UploadRejected, clean_image
 bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
 _FILED = "filed_complaint"
+COMPLAINT_CAPTCHA_TTL = dt.timedelta(minutes=30)
 
 
 def upload_dir() -> Path:
@@ -35,7 +37,8 @@ def upload_dir() -> Path:
 
 def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int = 200):
     """The complaint form with a fresh captcha; what was typed stays (files cannot)."""
-    new_captcha(form)
+    # Filling this form takes longer than a lookup: its challenge lives longer.
+    new_captcha(form, ttl=COMPLAINT_CAPTCHA_TTL)
     form.token.data = form.token.data or secrets.token_urlsafe(24)
     return no_store(make_response(
         render_template("complaints/new.html", form=form, region_errors=region_errors), status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
@@ -33,11 +33,18 @@ def register(app: Flask) -> None:
         return _render(error.code or 500)
 
     @app.errorhandler(OperationalError)
-    @app.errorhandler(DBAPIError)
+    @app.errorhandler(InterfaceError)
     def database_unavailable(error: Exception):
-        # The database is down or overloaded: say so plainly, log the cause for operators.
+        # The database is down, locked or overloaded: say so plainly. Only the type is logged,
+        # since the message carries the statement's parameters (names, hashes).
         app.logger.error("database unavailable: %s", type(error).__name__)
         return _render(ServiceUnavailable.code)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        # A bug, not an outage (an integrity error, say): a 500, logged without the parameters.
+        app.logger.error("database error: %s in %s", type(error).__name__, (error.statement or "")[:200])
+        return _render(InternalServerError.code)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

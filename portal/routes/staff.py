@@ -39,7 +39,7 @@ from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.complaints import KIND_LABELS, STATUS_LABELS
 from portal.services.pii import mask_number
-from portal.services.uploads import UploadRejected, clean_image, store_image
+from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
 
@@ -127,14 +127,14 @@ def _filters() -> moderation.QueueFilter:
     status = args.get("status") or None
     kind = args.get("jenis") or None
     desa = args.get("desa") or None
-    age = args.get("umur") or None
+    age = args.get("umur") or ""
     if status not in (None, *ComplaintStatus) or kind not in (None, *ComplaintKind):
         abort(400)
     if desa and not staff.in_scope(me(), desa):
         abort(404)
     return moderation.QueueFilter(
         status=ComplaintStatus(status) if status else None, kind=ComplaintKind(kind) if kind else None,
-        desa_code=desa, min_age_days=int(age) if age and age.isdigit() else None,
+        desa_code=desa, min_age_days=min(int(age), 3650) if age.isdecimal() and age.isascii() else None,
     )
 
 
@@ -143,7 +143,7 @@ def _filters() -> moderation.QueueFilter:
 def queue():
     filters = _filters()
     page = request.args.get("hal", "1")
-    page_number = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    page_number = int(page) if page.isdecimal() and page.isascii() and 0 < int(page) < 100000 else 1
     result = moderation.queue(db.session, me(), filters, page=page_number)
     pager_args = {k: v for k, v in request.args.items() if k != "hal"}
     return render_template("staff/queue.html", page=result, filters=filters, page_number=page_number,
@@ -195,8 +195,8 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
         },
         phone=vault.decrypt(complaint.complainant_phone_encrypted, "phone")
         if complaint.complainant_phone_encrypted else None,
-        matches=moderation.registry_matches(db.session, vault, complaint),
-        related=moderation.related_open(db.session, complaint),
+        matches=moderation.registry_matches(db.session, vault, me(), complaint),
+        related=moderation.related_open(db.session, me(), complaint),
         moves=moderation.allowed_moves(me(), complaint),
         move_form=move_form or MoveForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
@@ -290,6 +290,7 @@ def musdes(code: str):
         moderation.record_musdes(db.session, me(), complaint, form.held_on.data,
                                  MusdesDecision(form.decision.data), form.note.data or "", stored)
     except moderation.ModerationError as refused:
+        remove_stored(upload_dir(), [stored] if stored else [])
         form.note.errors = [_(refused.message)]
         return _detail(complaint, musdes_form=form, status=400)
     flash(_("Hasil musyawarah desa dicatat."))

@@ -61,14 +61,15 @@ def normalise_answer(typed: str | None) -> str:
     return "".join((typed or "").split()).upper()
 
 
-def issue_challenge(session: Session, keys: CaptchaKeys, *, now: dt.datetime | None = None) -> str:
-    """Create a challenge and return its id. Commits."""
+def issue_challenge(session: Session, keys: CaptchaKeys, *, now: dt.datetime | None = None,
+                    ttl: dt.timedelta = CHALLENGE_TTL) -> str:
+    """Create a challenge that lives `ttl` and return its id. Commits."""
     now = now or _utcnow()
     challenge_id = secrets.token_urlsafe(24)
     session.add(CaptchaChallenge(
         id=challenge_id,
         answer_hash=keys.answer_hash(challenge_id, keys.answer(challenge_id)),
-        expires_at=now + CHALLENGE_TTL,
+        expires_at=now + ttl,
     ))
     if secrets.randbelow(_SWEEP_EVERY) == 0:
         session.execute(delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now))

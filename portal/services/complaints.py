@@ -78,6 +78,11 @@ class ReopenRefused(ComplaintError):
                  "sekali, dan paling lambat 30 hari setelah keputusan.")
 
 
+class ReopenClash(ComplaintError):
+    message = N_("Aduan ini tidak dapat dibuka kembali karena ada aduan baru yang sama yang masih diproses. "
+                 "Pantau aduan yang baru itu.")
+
+
 @dataclass(frozen=True, slots=True)
 class ComplaintDraft:
     """What a complainant submitted, already validated by the form."""
@@ -98,8 +103,15 @@ class ComplaintDraft:
     longitude: float | None = None
 
 
+def hint_of(code: str) -> str:
+    """The first half of a code (`ADU-7K2M-…`): enough for its owner to recognise, not to use."""
+    return code[:8] + "-…"
+
+
 @dataclass(frozen=True, slots=True)
 class FilingResult:
+    #: The full code only to the form that filed it; for an open duplicate, just `hint_of` it,
+    #: since anyone who knows a complainant's NIK could otherwise fetch their code.
     code: str
     #: False when an earlier complaint answered instead (a retry, or an open duplicate).
     created: bool
@@ -180,14 +192,16 @@ def file_complaint(
     subject_key = _subject_key(vault, draft)
     duplicate = _open_duplicate(session, nik_hash, draft.kind, subject_key)
     if duplicate is not None:
-        return FilingResult(duplicate.code, created=False, duplicate_open=True)
+        return FilingResult(hint_of(duplicate.code), created=False, duplicate_open=True)
     if draft.kind is ComplaintKind.SANGGAH and _sanggah_count(
         session, nik_hash, now - dt.timedelta(days=30)
     ) >= sanggah_limit:
         raise SanggahQuotaExceeded()
 
-    stored = [store_image(upload_dir, image) for image in images]
+    stored: list[str] = []
     try:
+        for image in images:
+            stored.append(store_image(upload_dir, image))
         complaint = Complaint(
             code=new_code(),
             idempotency_key=idempotency_key,
@@ -231,10 +245,13 @@ def file_complaint(
         # A concurrent twin won the race (same form, or same open subject): answer with its code.
         session.rollback()
         remove_stored(upload_dir, stored)
-        twin = _existing(session, idempotency_key) or _open_duplicate(session, nik_hash, draft.kind, subject_key)
-        if twin is None:
+        twin = _existing(session, idempotency_key)
+        if twin is not None:
+            return FilingResult(twin.code, created=False)
+        duplicate = _open_duplicate(session, nik_hash, draft.kind, subject_key)
+        if duplicate is None:
             raise
-        return FilingResult(twin.code, created=False, duplicate_open=twin.idempotency_key != idempotency_key)
+        return FilingResult(hint_of(duplicate.code), created=False, duplicate_open=True)
     except BaseException:
         session.rollback()
         remove_stored(upload_dir, stored)
@@ -315,6 +332,9 @@ def reopen_complaint(session: Session, typed_code: str, comment: str, *, now: dt
     complaint = _load(session, code) if code else None
     if complaint is None or not _can_reopen(complaint, now):
         raise ReopenRefused()
+    newer = _open_duplicate(session, complaint.complainant_nik_hash, complaint.kind, complaint.subject_key)
+    if newer is not None:
+        raise ReopenClash()
     previous = complaint.status
     complaint.status = ComplaintStatus.DITINJAU
     complaint.reopened_at = now

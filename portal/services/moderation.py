@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -68,6 +69,10 @@ class StaleComplaint(ModerationError):
 
 class NoteRequired(ModerationError):
     message = N_("Perubahan ini memerlukan alasan atau catatan.")
+
+
+class OpenDuplicate(ModerationError):
+    message = N_("Pelapor yang sama sudah punya aduan terbuka lain tentang orang yang sama; tangani aduan itu.")
 
 
 class ConflictOfInterest(ModerationError):
@@ -143,6 +148,14 @@ def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilte
     yield from session.scalars(query.execution_options(yield_per=500))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """Text that a spreadsheet shows as text: a leading formula character is neutralised."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 EXPORT_HEADER = ["kode", "jenis", "status", "kode_desa", "desa", "diajukan", "umur_hari", "pelapor",
                  "nik_pelapor", "nama_subjek", "nik_subjek", "rt", "rw", "uraian"]
 
@@ -158,13 +171,13 @@ def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: Que
         scope_condition(user, Region.code), Region.level == 4)).all())
     yield EXPORT_HEADER
     for c in complaints_for_export(session, user, filters, now):
-        yield [
+        yield [_cell(value) for value in [
             c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
             _aware(c.created_at).date().isoformat(), str(age_days(c, now)), c.complainant_name,
             mask_number(vault.decrypt(c.complainant_nik_encrypted, "nik")), c.subject_name,
             mask_number(vault.decrypt(c.subject_nik_encrypted, "nik")) if c.subject_nik_encrypted else "",
             c.subject_rt or "", c.subject_rw or "", c.description,
-        ]
+        ]]
 
 
 # -- one complaint --------------------------------------------------------------------------
@@ -192,15 +205,20 @@ class RegistryMatch:
     by_nik: bool
 
 
-def registry_matches(session: Session, vault: PiiVault, complaint: Complaint,
+def registry_matches(session: Session, vault: PiiVault, user: StaffUser, complaint: Complaint,
                      today: dt.date | None = None) -> list[RegistryMatch]:
-    """Registry records that may be the complaint's subject: same name key in the desa, or same NIK."""
+    """Registry records in the user's scope that may be the subject: same name key in the desa, or same NIK.
+
+    A NIK match outside the scope is not shown: a complaint could otherwise be filed to look
+    up anyone's registry record.
+    """
     today = today or dt.date.today()
     conditions = [(RegistryPerson.desa_code == complaint.desa_code)
                   & (RegistryPerson.phonetic_key == complaint.subject_phonetic_key)]
     if complaint.subject_nik_hash:
         conditions.append(RegistryPerson.nik_hash == complaint.subject_nik_hash)
-    people = session.scalars(select(RegistryPerson).where(or_(*conditions)).limit(20))
+    people = session.scalars(select(RegistryPerson).where(
+        or_(*conditions), scope_condition(user, RegistryPerson.desa_code)).limit(20))
     return [
         RegistryMatch(
             name=p.name, rt=p.rt, rw=p.rw, desil=p.desil,
@@ -212,11 +230,11 @@ def registry_matches(session: Session, vault: PiiVault, complaint: Complaint,
     ]
 
 
-def related_open(session: Session, complaint: Complaint) -> list[Complaint]:
-    """Other open complaints about the same subject."""
+def related_open(session: Session, user: StaffUser, complaint: Complaint) -> list[Complaint]:
+    """Other open complaints about the same subject, inside the user's scope."""
     return list(session.scalars(select(Complaint).where(
         Complaint.subject_key == complaint.subject_key, Complaint.id != complaint.id,
-        Complaint.status.in_(OPEN_STATUSES),
+        Complaint.status.in_(OPEN_STATUSES), scope_condition(user, Complaint.desa_code),
     ).order_by(Complaint.created_at)))
 
 
@@ -254,6 +272,10 @@ def _save(session: Session) -> None:
     except StaleDataError:
         session.rollback()
         raise StaleComplaint() from None
+    except IntegrityError:
+        # Reopening a hidden complaint while the same complainant has a newer open one.
+        session.rollback()
+        raise OpenDuplicate() from None
 
 
 def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: ComplaintStatus, note: str,

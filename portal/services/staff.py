@@ -194,7 +194,9 @@ def authenticate(session: Session, username: str, password: str, *, now: dt.date
             user.failed_logins += 1
             if lock := _lock_for(user.failed_logins):
                 user.locked_until = now + lock
-        record(session, "masuk_gagal", user, username=name, region_code=user.region_code if user else None)
+        # What was typed for an unknown user is not kept: people type passwords into that field.
+        record(session, "masuk_gagal", user, username=name if user else "(tidak dikenal)",
+               region_code=user.region_code if user else None)
         session.commit()
         return LoginResult(None, locked=locked)
     user.failed_logins = 0

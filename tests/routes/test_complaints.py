@@ -146,3 +146,16 @@ def test_request_too_large_is_a_friendly_413(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     response = submit(app, client, files=[("besar.jpg", b"x" * 4096)])
     assert response.status_code == 413 and "Berkas terlalu besar" in response.text
+
+
+def test_a_text_field_where_a_file_belongs_is_not_a_500(app, client, session):
+    page = form_page(client)
+    data = {**VALID, **solve(app, page), "token": token_of(page), "foto": "bukan berkas"}
+    response = client.post("/aduan/kirim", data=data)
+    assert response.status_code in (200, 303)
+
+
+def test_nul_characters_are_dropped_not_a_database_error(app, client, session):
+    response = submit(app, client, uraian="Rumah Pak Budi\x00 bertingkat dua dan punya dua mobil.")
+    assert response.status_code == 303
+    assert "\x00" not in session.scalars(select(Complaint)).one().description

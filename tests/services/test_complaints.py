@@ -17,6 +17,7 @@ from portal.models import ActorKind, Complaint, ComplaintEvent, ComplaintKind, C
 from portal.services.complaints import (
     CODE_ALPHABET,
     ComplaintDraft,
+    ReopenClash,
     ReopenRefused,
     SanggahQuotaExceeded,
     file_complaint,
@@ -102,10 +103,12 @@ def test_the_same_form_twice_is_one_complaint(session, vault, tmp_path):
     assert len(list((tmp_path / "uploads").iterdir())) == 1
 
 
-def test_an_open_duplicate_is_shown_its_code(session, vault, tmp_path):
+def test_an_open_duplicate_is_recognised_but_its_code_is_not_handed_out(session, vault, tmp_path):
     first = file(session, vault, tmp_path)
     same_subject = file(session, vault, tmp_path, draft(subject_name="budi  SANTOSO"), key="form-2")
-    assert (same_subject.code, same_subject.created, same_subject.duplicate_open) == (first.code, False, True)
+    # Only the first half: whoever else knows the complainant's NIK must not get a working code.
+    assert (same_subject.created, same_subject.duplicate_open) == (False, True)
+    assert same_subject.code == first.code[:8] + "-…"
     other_kind = file(session, vault, tmp_path, draft(kind=ComplaintKind.SANGGAH), key="form-3")
     assert other_kind.created and other_kind.code != first.code
 
@@ -202,3 +205,12 @@ def test_fifty_threads_filing_at_once(app, vault, tmp_path):
     assert len({r.code for r in results}) == 50 and all(r.created for r in results)
     with app.app_context():
         assert count(db.session, Complaint) == 50
+
+
+def test_reopening_is_refused_while_a_newer_same_complaint_is_open(session, vault, tmp_path):
+    code = file(session, vault, tmp_path).code
+    decided = dt.datetime.now(dt.UTC)
+    _decide(session, ComplaintStatus.SELESAI, decided)
+    file(session, vault, tmp_path, key="form-2")  # the same complaint again, now open
+    with pytest.raises(ReopenClash):
+        reopen_complaint(session, code, "Belum ada perubahan.", now=decided + dt.timedelta(days=1))
