@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     abort,
@@ -102,24 +104,25 @@ def desil():
                                                    desa=desa, checked=True)))
 
 
+def _captcha_media(challenge_id: str, render: Callable[[str], bytes], mimetype: str):
+    """The image or sound of a live challenge, drawn from its id; never cached."""
+    if not challenge_is_live(db.session, challenge_id):
+        abort(404)
+    response = make_response(render(captcha_keys().answer(challenge_id)))
+    response.mimetype = mimetype
+    return no_store(response)
+
+
 @bp.get("/captcha/<challenge_id>.png")
 @limiter.limit(limit("CAPTCHA_MEDIA_LIMIT"))
 def captcha_image(challenge_id: str):
-    if not challenge_is_live(db.session, challenge_id):
-        abort(404)
-    response = make_response(captcha_media.render_image(captcha_keys().answer(challenge_id)))
-    response.mimetype = "image/png"
-    return no_store(response)
+    return _captcha_media(challenge_id, captcha_media.render_image, "image/png")
 
 
 @bp.get("/captcha/<challenge_id>.wav")
 @limiter.limit(limit("CAPTCHA_MEDIA_LIMIT"))
 def captcha_audio(challenge_id: str):
-    if not challenge_is_live(db.session, challenge_id):
-        abort(404)
-    response = make_response(captcha_media.render_audio(captcha_keys().answer(challenge_id)))
-    response.mimetype = "audio/wav"
-    return no_store(response)
+    return _captcha_media(challenge_id, captcha_media.render_audio, "audio/wav")
 
 
 @bp.get("/cari-desa")

@@ -162,6 +162,24 @@
     setTimeout(() => { delete f.dataset.sent; }, 15000);
   }));
 
+  // Photos too large would be refused with the whole request (413) and the typed form lost:
+  // say so before sending.
+  const photos = $('foto');
+  if (photos) {
+    photos.addEventListener('change', () => {
+      const files = Array.from(photos.files || []);
+      const total = files.reduce((sum, f) => sum + f.size, 0);
+      const big = files.some((f) => f.size > Number(photos.dataset.maxBytes));
+      photos.setCustomValidity(big || total > Number(photos.dataset.maxTotal) || files.length > 3
+        ? 'Foto terlalu besar atau terlalu banyak (paling banyak 3 foto, masing-masing '
+        + Math.floor(Number(photos.dataset.maxBytes) / 1048576) + ' MB).' : '');
+      photos.reportValidity();
+    });
+    photos.form.addEventListener('submit', (e) => {
+      if (!photos.checkValidity()) { e.preventDefault(); photos.reportValidity(); }
+    });
+  }
+
   const gps = $('lokasi-tombol');
   if (gps && navigator.geolocation) {
     gps.addEventListener('click', () => {
