@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -182,13 +183,17 @@ class _RowValidator:
         self.kecamatan = kecamatan
         self.period = period
         self.today = today
+        # A file names a few hundred desa codes, millions of times.
+        self.desa_code_of = functools.lru_cache(maxsize=4096)(
+            lambda text: normalise_region_code(text) if text else "")
 
     def validate(self, line: int, fields: list[str]) -> _Row | RowIssue:  # noqa: C901, PLR0911, PLR0912
         row = tuple(fields)
         if len(fields) != len(self.columns):
             return RowIssue(line, "field_count",
                             f"{len(fields)} / {len(self.columns)}", row)
-        get = lambda name: fields[self.index[name]].strip()  # noqa: E731
+        cell = {name: fields[i].strip() for name, i in self.index.items()}
+        get = cell.__getitem__
 
         nik_text = get("nik")
         info = parse_nik(nik_text, reference_date=self.today)
@@ -218,7 +223,7 @@ class _RowValidator:
         if sex.value != info.gender:
             return RowIssue(line, "nik_sex_mismatch", fields=row)
 
-        desa_code = normalise_region_code(get("kode_desa")) if get("kode_desa") else ""
+        desa_code = self.desa_code_of(get("kode_desa"))
         if desa_code not in self.desa:
             return RowIssue(line, "desa_unknown", get("kode_desa"), row)
         rt, rw = get("rt"), get("rw")
