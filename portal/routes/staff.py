@@ -7,6 +7,7 @@ the server; outside the scope the answer is 404, so that existence is not reveal
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,7 +149,7 @@ def queue():
     pager_args = {k: v for k, v in request.args.items() if k != "hal"}
     return render_template("staff/queue.html", page=result, filters=filters, page_number=page_number,
                            pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=moderation._now(),
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=dt.datetime.now(dt.UTC),
                            age_days=moderation.age_days)
 
 
