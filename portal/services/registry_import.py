@@ -285,10 +285,9 @@ def _csv_rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
 
 
 class _Importer:
-    def __init__(self, session: Session, vault: PiiVault, batch: ImportBatch,
+    def __init__(self, session: Session, batch: ImportBatch,
                  result: ImportResult, on_issue: Callable[[RowIssue], None] | None) -> None:
         self.session = session
-        self.vault = vault
         self.batch = batch
         self.result = result
         self.on_issue = on_issue
@@ -477,7 +476,7 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     session.add(batch)
     session.flush()
     result = ImportResult(batch_id=batch.id, dry_run=dry_run)
-    importer = _Importer(session, vault, batch, result, on_issue)
+    importer = _Importer(session, batch, result, on_issue)
 
     rows = _csv_rows(text, delimiter)
     while chunk := list(islice(rows, chunk_rows)):
