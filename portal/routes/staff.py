@@ -198,6 +198,7 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
         if complaint.complainant_phone_encrypted else None,
         matches=moderation.registry_matches(db.session, vault, me(), complaint),
         related=moderation.related_open(db.session, me(), complaint),
+        outcomes=moderation.musdes_outcomes(db.session, complaint),
         moves=moderation.allowed_moves(me(), complaint),
         move_form=move_form or MoveForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
@@ -221,20 +222,37 @@ def reveal_nik(code: str):
     return _detail(complaint, niks=niks)
 
 
+def _private_image(stored_name: str | None, download_name: str) -> Response:
+    """A stored photo for staff only: inline, never cached, never sniffed, sandboxed."""
+    path = safe_join(str(upload_dir()), stored_name) if stored_name else None
+    if path is None or not Path(path).is_file():
+        abort(404)
+    suffix = Path(path).suffix
+    response = send_file(path, mimetype="image/png" if suffix == ".png" else "image/jpeg", max_age=0,
+                         download_name=download_name + suffix)
+    response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace(
+        "attachment", "inline")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 @bp.get("/aduan/<code>/bukti/<int:evidence_id>")
 @login_required
 def evidence(code: str, evidence_id: int):
     complaint = _complaint_or_404(code)
     item = next((e for e in complaint.evidence if e.id == evidence_id), None)
-    path = safe_join(str(upload_dir()), item.stored_name) if item else None
-    if path is None or not Path(path).is_file():
-        abort(404)
+    response = _private_image(item.stored_name if item else None, f"{complaint.code}-{evidence_id}")
     moderation.log_evidence_view(db.session, me(), complaint, evidence_id)
-    response = send_file(path, mimetype=item.content_type, max_age=0,
-                         download_name=f"{complaint.code}-{evidence_id}{Path(item.stored_name).suffix}")
-    response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace(
-        "attachment", "inline")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/aduan/<code>/berita-acara/<int:outcome_id>")
+@login_required
+def minutes(code: str, outcome_id: int):
+    complaint = _complaint_or_404(code)
+    outcome = next((o for o in moderation.musdes_outcomes(db.session, complaint) if o.id == outcome_id), None)
+    response = _private_image(outcome.minutes_stored_name if outcome else None, f"{complaint.code}-musdes-{outcome_id}")
+    moderation.log_evidence_view(db.session, me(), complaint, outcome_id, kind="berita_acara")
     return response
 
 

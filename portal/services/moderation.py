@@ -248,10 +248,18 @@ def reveal_niks(session: Session, vault: PiiVault, user: StaffUser, complaint: C
     return niks
 
 
-def log_evidence_view(session: Session, user: StaffUser, complaint: Complaint, evidence_id: int) -> None:
+def log_evidence_view(session: Session, user: StaffUser, complaint: Complaint, item_id: int,
+                      kind: str = "bukti") -> None:
+    """Log that a staff member opened a photo (evidence or musdes minutes). Commits."""
     record(session, "bukti_dilihat", user, region_code=complaint.desa_code, target=complaint.code,
-           detail={"bukti": evidence_id})
+           detail={kind: item_id})
     session.commit()
+
+
+def musdes_outcomes(session: Session, complaint: Complaint) -> list[MusdesOutcome]:
+    """The village deliberation's decisions on a complaint, oldest first."""
+    return list(session.scalars(select(MusdesOutcome).where(MusdesOutcome.complaint_id == complaint.id)
+                                .order_by(MusdesOutcome.id)))
 
 
 def _check_conflict(user: StaffUser, complaint: Complaint) -> None:

@@ -323,3 +323,22 @@ def test_odd_queue_parameters_never_give_a_500(app, world, query):
     response = client.get(f"/staf/antrian.csv?{query}")
     assert response.status_code in (200, 400)
     response.get_data()
+
+
+def test_musdes_outcome_with_minutes_photo_is_recorded_and_served_in_scope(app, world):
+    buffer = io.BytesIO()
+    Image.new("RGB", (50, 40), "white").save(buffer, "PNG")
+    client = as_user(app, "desa.a")
+    code = world["inside"]
+    posted = client.post(f"/staf/aduan/{code}/musdes", content_type="multipart/form-data", data={
+        "held_on": "2026-11-20", "decision": "disetujui", "note": "Disetujui musdes.",
+        "minutes": (io.BytesIO(buffer.getvalue()), "berita-acara.png")})
+    assert posted.status_code == 303
+    page = client.get(f"/staf/aduan/{code}").text
+    link = re.search(r'href="(/staf/aduan/[^"]+/berita-acara/\d+)"', page).group(1)
+    photo = client.get(link)
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"  # re-encoded: no transparency
+    photo.close()
+    assert as_user(app, "desa.a").get(link.replace(code, world["outside"])).status_code == 404
+    tracked = app.test_client().post("/aduan/lacak", data={"kode": code}).text
+    assert "Musyawarah desa 2026-11-20: disetujui" in tracked
