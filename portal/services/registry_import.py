@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import hashlib
 import io
 import os
@@ -19,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from lokal import parse_nik
 from sqlalchemy import Table, delete, func, select, text
@@ -80,9 +79,8 @@ class ImportStopped(Exception):
         self.params = params
 
 
-@dataclass(frozen=True, slots=True)
-class RowIssue:
-    """A rejected row, or an accepted row with a warning."""
+class RowIssue(NamedTuple):
+    """A rejected row, or an accepted row with a warning (a tuple: cheap to send between processes)."""
 
     line: int
     reason: str
@@ -107,15 +105,20 @@ class ImportResult:
         return sum(self.rejected.values())
 
 
-@dataclass(slots=True)
-class _Row:
+#: The columns of a registry person that a validated row carries, in this order.
+PERSON_COLUMNS = ("nik_encrypted", "nik_hash", "kk_encrypted", "kk_hash", "desa_code", "name", "name_key",
+                  "phonetic_key", "birth_date", "sex", "rt", "rw", "desil", "source_line")
+_DESA = PERSON_COLUMNS.index("desa_code")
+
+
+class _Row(NamedTuple):
     """A valid row, ready to insert: NIK and KK already encrypted and hashed."""
 
     line: int
     fields: tuple[str, ...]
-    values: dict[str, Any]
+    values: tuple[Any, ...]  # PERSON_COLUMNS
     nik_hash: bytes
-    programmes: list[tuple[Programme, bool, str]]
+    programmes: tuple[tuple[str, bool, str], ...]  # (programme code, receives, period)
 
 
 class _CountingReader(io.RawIOBase):
@@ -174,8 +177,10 @@ class _RowValidator:
     """Checks one CSV row against the rules of the extract; knows the region tree."""
 
     def __init__(self, columns: list[str], desa: frozenset[str], kecamatan: frozenset[str],
-                 period: str | None, today: dt.date, vault: PiiVault) -> None:
+                 period: str | None, today: dt.date, vault: PiiVault, *, dates_as_text: bool) -> None:
         self.vault = vault
+        # SQLite keeps dates as ISO text (as SQLAlchemy's Date does); PostgreSQL takes date objects.
+        self.dates_as_text = dates_as_text
         self.columns = columns
         self.index = {name: i for i, name in enumerate(columns)}
         self.programmes = [p for p in Programme if p.value in self.index]
@@ -184,8 +189,15 @@ class _RowValidator:
         self.period = period
         self.today = today
         # A file names a few hundred desa codes, millions of times.
-        self.desa_code_of = functools.lru_cache(maxsize=4096)(
-            lambda text: normalise_region_code(text) if text else "")
+        self._desa_codes: dict[str, str] = {}
+
+    def desa_code_of(self, text: str) -> str:
+        code = self._desa_codes.get(text)
+        if code is None:
+            code = normalise_region_code(text) if text else ""
+            if len(self._desa_codes) < 100_000:
+                self._desa_codes[text] = code
+        return code
 
     def validate(self, line: int, fields: list[str]) -> _Row | RowIssue:  # noqa: C901, PLR0911, PLR0912
         row = tuple(fields)
@@ -239,7 +251,7 @@ class _RowValidator:
         period = (get(PERIOD_COLUMN) if PERIOD_COLUMN in self.index else "") or self.period
         if not period:
             return RowIssue(line, "period_missing", fields=row)
-        programmes: list[tuple[Programme, bool, str]] = []
+        programmes: list[tuple[str, bool, str]] = []
         for programme in self.programmes:
             text = get(programme.value)
             if not text:
@@ -248,26 +260,26 @@ class _RowValidator:
                 receives = _parse_flag(text)
             except ValueError:
                 return RowIssue(line, "programme_invalid", f"{programme.value}={text}", row)
-            programmes.append((programme, bool(receives), period[:40]))
+            programmes.append((programme.value, bool(receives), period[:40]))
 
         name_key = normalise_name(name)
         nik_hash = self.vault.digest(info.nik)
-        return _Row(line, row, {
-            "nik_encrypted": self.vault.encrypt(info.nik, "nik"),
-            "nik_hash": nik_hash,
-            "kk_encrypted": self.vault.encrypt(kk, "kk"),
-            "kk_hash": self.vault.digest(kk),
-            "desa_code": desa_code,
-            "name": name[:100],
-            "name_key": name_key,
-            "phonetic_key": phonetic_key_of_normalised(name_key),
-            "birth_date": birth_date,
-            "sex": sex.value,
-            "rt": rt.zfill(3),
-            "rw": rw.zfill(3),
-            "desil": desil,
-            "source_line": line,
-        }, nik_hash, programmes)
+        return _Row(line, row, (
+            self.vault.encrypt(info.nik, "nik"),
+            nik_hash,
+            self.vault.encrypt(kk, "kk"),
+            self.vault.digest(kk),
+            desa_code,
+            name[:100],
+            name_key,
+            phonetic_key_of_normalised(name_key),
+            birth_date.isoformat() if self.dates_as_text else birth_date,
+            sex.value,
+            rt.zfill(3),
+            rw.zfill(3),
+            desil,
+            line,
+        ), nik_hash, tuple(programmes))
 
     def prepare(self, chunk: list[tuple[int, list[str]]]) -> list[_Row | RowIssue]:
         """Validate, encrypt and hash a chunk of rows."""
@@ -293,7 +305,6 @@ class _Importer:
         self.on_issue = on_issue
         self.replaced: set[str] = set()
         self.next_id: int | None = None
-        self.dates_as_text = session.get_bind().dialect.name == "sqlite"
 
     def reject(self, issue: RowIssue) -> None:
         self.result.rejected[issue.reason] += 1
@@ -318,59 +329,49 @@ class _Importer:
 
     def write_chunk(self, rows: list[_Row]) -> None:
         """Insert a chunk of valid rows, rejecting NIKs already seen in this file."""
-        hashes = [r.nik_hash for r in rows]
+        hashes = {r.nik_hash for r in rows}
         # Probe the nik_hash index only (a batch_id condition would make SQLite scan the batch),
         # then keep the rows of this batch: other batches are other desas.
         earlier = {
             nik_hash: line
             for nik_hash, line, batch_id in self.session.execute(
                 select(RegistryPerson.nik_hash, RegistryPerson.source_line, RegistryPerson.batch_id)
-                .where(RegistryPerson.nik_hash.in_(set(hashes)))
+                .where(RegistryPerson.nik_hash.in_(hashes))
             )
             if batch_id == self.batch.id
         }
-        people: list[dict[str, Any]] = []
-        kept: list[_Row] = []
-        for row, nik_hash in zip(rows, hashes, strict=True):
-            first_line = earlier.get(nik_hash)
+        people: list[_Row] = []
+        for row in rows:
+            first_line = earlier.get(row.nik_hash)
             if first_line is not None:
                 self.reject(RowIssue(row.line, "nik_duplicate", str(first_line), row.fields))
                 continue
-            earlier[nik_hash] = row.line
-            person = {**row.values, "batch_id": self.batch.id}
-            if self.dates_as_text:  # what SQLAlchemy's Date type stores in SQLite
-                person["birth_date"] = person["birth_date"].isoformat()
-            people.append(person)
-            kept.append(row)
+            earlier[row.nik_hash] = row.line
+            people.append(row)
         if not people:
             return
-        self._replace_desa({p["desa_code"] for p in people})
+        self._replace_desa({row.values[_DESA] for row in people})
         ids = self._reserve_ids(len(people))
-        for person, person_id in zip(people, ids, strict=True):
-            person["id"] = person_id
-        self._insert_many(RegistryPerson.__table__, people)
-        entries = [
-            {"person_id": person_id, "programme": programme.value, "receives": receives, "period": period}
-            for person_id, row in zip(ids, kept, strict=True)
-            for programme, receives, period in row.programmes
-        ]
+        batch_id = self.batch.id
+        self._insert_many(RegistryPerson.__table__, ("id", "batch_id", *PERSON_COLUMNS),
+                          [(person_id, batch_id, *row.values) for person_id, row in zip(ids, people, strict=True)])
+        entries = [(person_id, *entry) for person_id, row in zip(ids, people, strict=True) for entry in row.programmes]
         if entries:
-            self._insert_many(ProgrammeEntry.__table__, entries)
+            self._insert_many(ProgrammeEntry.__table__, ("person_id", "programme", "receives", "period"), entries)
         self.result.rows_accepted += len(people)
 
-    def _insert_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _insert_many(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """One driver-level executemany of already validated plain values.
 
         This skips SQLAlchemy's per-value type processing, which costs more than the insert
         itself at a million rows; the values are exactly what the column types would store.
         """
         connection = self.session.connection()
-        columns = list(rows[0])
         assert set(columns) <= set(table.columns.keys())  # identifiers from the model, never from input
         marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - values are bound
                f"VALUES ({', '.join([marker] * len(columns))})")
-        connection.exec_driver_sql(sql, [tuple(row.values()) for row in rows])
+        connection.exec_driver_sql(sql, rows)
 
     def _reserve_ids(self, count: int) -> range:
         """Ids for the next `count` people, so that programme rows can refer to them at once.
@@ -466,8 +467,10 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     if not period and PERIOD_COLUMN not in columns:
         raise ImportStopped(N_("Periode data tidak diketahui: isi --period atau kolom 'periode'."))
 
-    validator = _RowValidator(columns, desa_codes(session), kecamatan_codes(session), period, today, vault)
-    if session.get_bind().dialect.name == "sqlite":
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    validator = _RowValidator(columns, desa_codes(session), kecamatan_codes(session), period, today, vault,
+                              dates_as_text=sqlite)
+    if sqlite:
         # Every row lands at a random place in the hash indexes: keep their pages in memory.
         session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
     batch = ImportBatch(file_name=file_name[:255], sha256="", period=(period or "")[:40],
