@@ -208,6 +208,12 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
     return make_response(page, status)
 
 
+def _back_to(code: str, message: str) -> Response:
+    """After an action: say it was done, and show the complaint again (a reload repeats nothing)."""
+    flash(message)
+    return redirect(url_for(".complaint", code=code), code=303)
+
+
 @bp.get("/aduan/<code>")
 @login_required
 def complaint(code: str):
@@ -271,8 +277,7 @@ def move(code: str):
         form.note.errors = [_(refused.message)]
         fresh = _complaint_or_404(code)
         return _detail(fresh, move_form=form, status=409 if isinstance(refused, moderation.StaleComplaint) else 400)
-    flash(_("Status aduan diubah."))
-    return redirect(url_for(".complaint", code=code), code=303)
+    return _back_to(code, _("Status aduan diubah."))
 
 
 @bp.post("/aduan/<code>/catatan")
@@ -287,8 +292,7 @@ def note(code: str):
     except moderation.ModerationError as refused:
         form.note.errors = [_(refused.message)]
         return _detail(complaint, note_form=form, status=400)
-    flash(_("Catatan disimpan."))
-    return redirect(url_for(".complaint", code=code), code=303)
+    return _back_to(code, _("Catatan disimpan."))
 
 
 @bp.post("/aduan/<code>/musdes")
@@ -312,8 +316,7 @@ def musdes(code: str):
         remove_stored(upload_dir(), [stored] if stored else [])
         form.note.errors = [_(refused.message)]
         return _detail(complaint, musdes_form=form, status=400)
-    flash(_("Hasil musyawarah desa dicatat."))
-    return redirect(url_for(".complaint", code=code), code=303)
+    return _back_to(code, _("Hasil musyawarah desa dicatat."))
 
 
 # -- audit and accounts ---------------------------------------------------------------------
