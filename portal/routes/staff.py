@@ -39,7 +39,6 @@ from portal.routes.complaints import upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.complaints import KIND_LABELS, STATUS_LABELS
-from portal.services.pii import mask_number
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -189,13 +188,8 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
     vault = current_app.extensions["pii_vault"]
     page = render_template(
         "staff/complaint.html", complaint=complaint, niks=niks,
-        masked_niks={
-            "pelapor": mask_number(vault.decrypt(complaint.complainant_nik_encrypted, "nik")),
-            "subjek": mask_number(vault.decrypt(complaint.subject_nik_encrypted, "nik"))
-            if complaint.subject_nik_encrypted else None,
-        },
-        phone=vault.decrypt(complaint.complainant_phone_encrypted, "phone")
-        if complaint.complainant_phone_encrypted else None,
+        masked_niks=moderation.masked_niks(vault, complaint),
+        phone=moderation.complainant_phone(vault, complaint),
         matches=moderation.registry_matches(db.session, vault, me(), complaint),
         related=moderation.related_open(db.session, me(), complaint),
         outcomes=moderation.musdes_outcomes(db.session, complaint),

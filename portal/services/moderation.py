@@ -238,6 +238,22 @@ def related_open(session: Session, user: StaffUser, complaint: Complaint) -> lis
     ).order_by(Complaint.created_at)))
 
 
+def masked_niks(vault: PiiVault, complaint: Complaint) -> dict[str, str | None]:
+    """The complaint's NIKs as staff see them before pressing "Tampilkan NIK"."""
+    return {
+        "pelapor": mask_number(vault.decrypt(complaint.complainant_nik_encrypted, "nik")),
+        "subjek": mask_number(vault.decrypt(complaint.subject_nik_encrypted, "nik"))
+        if complaint.subject_nik_encrypted else None,
+    }
+
+
+def complainant_phone(vault: PiiVault, complaint: Complaint) -> str | None:
+    """The complainant's phone number, for staff in scope to call back."""
+    if complaint.complainant_phone_encrypted is None:
+        return None
+    return vault.decrypt(complaint.complainant_phone_encrypted, "phone")
+
+
 def reveal_niks(session: Session, vault: PiiVault, user: StaffUser, complaint: Complaint) -> dict[str, str]:
     """The complaint's NIKs in clear, for this one page view. Logged. Commits."""
     niks = {"pelapor": vault.decrypt(complaint.complainant_nik_encrypted, "nik")}
