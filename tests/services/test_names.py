@@ -66,3 +66,13 @@ def test_implausible_names(name):
 def test_mask_name_keeps_first_letters_only():
     assert mask_name("siti aminah") == "Si** Am****"
     assert mask_name("I Gede") == "I Ge**"
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(32, 127)] + ["\t", "\x00", "é", "’"])
+def test_a_name_may_hold_letters_and_the_punctuation_of_names_only(char):
+    assert is_plausible_name(f"Siti{char}Aminah") == (char.isalpha() or char in ".,'-`’ ")
+
+
+@pytest.mark.parametrize(("name", "plausible"), [("A.", False), ("-A-", False), (". A.b", True), ("É a", True)])
+def test_a_name_needs_two_letters(name, plausible):
+    assert is_plausible_name(name) is plausible
