@@ -12,7 +12,7 @@ from portal.models.complaint import (
     Evidence,
 )
 from portal.models.region import Region, RegionLevel
-from portal.models.registry import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
+from portal.models.registry import ImportBatch, Programme, RegistryPerson, Sex
 from portal.models.staff import (
     ROLE_REGION_LEVEL,
     AuditEntry,
@@ -42,7 +42,6 @@ __all__ = [
     "CaptchaChallenge",
     "ImportBatch",
     "Programme",
-    "ProgrammeEntry",
     "Region",
     "RegionLevel",
     "RegistryPerson",

@@ -76,13 +76,14 @@ class RegistryPerson(db.Model):
     __tablename__ = "registry_person"
     __table_args__ = (
         CheckConstraint("desil IS NULL OR desil BETWEEN 1 AND 10", name="desil_range"),
-        # A lookup is one probe: whole normalised name, or its phonetic key, within one desa.
-        Index("ix_registry_person_desa_name", "desa_code", "name_key"),
+        # A lookup is one probe on the phonetic key, which every exact match shares, within one desa.
+        # It also serves everything an import does per desa. Each further index costs every
+        # imported row a random B-tree insert, so there is none on name_key or batch_id.
         Index("ix_registry_person_desa_phonetic", "desa_code", "phonetic_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
     desa_code: Mapped[str] = mapped_column(String(13), ForeignKey("region.code"))
     nik_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     nik_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
@@ -100,25 +101,19 @@ class RegistryPerson(db.Model):
     #: Line of the source CSV, for data-quality reports.
     source_line: Mapped[int] = mapped_column(Integer)
 
-    programmes: Mapped[list[ProgrammeEntry]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="ProgrammeEntry.programme",
-    )
+    # What the extract says of each programme, one column each as in the CSV: True (YA),
+    # False (TIDAK), or None where the cell was empty. A row of its own per programme cost an
+    # import more than the person row itself. Named by `Programme` values (see `receives`).
+    #: The period the programme columns describe, e.g. "2025-Q4".
+    period: Mapped[str] = mapped_column(String(40))
+    pkh: Mapped[bool | None] = mapped_column(Boolean)
+    bpnt: Mapped[bool | None] = mapped_column(Boolean)
+    pbi_jk: Mapped[bool | None] = mapped_column(Boolean)
+    blt: Mapped[bool | None] = mapped_column(Boolean)
+
     batch: Mapped[ImportBatch] = relationship()
 
-
-class ProgrammeEntry(db.Model):
-    """Whether a person receives one programme, and for which period."""
-
-    __tablename__ = "programme_entry"
-    # Clustered on its primary key in SQLite: one B-tree per row instead of two.
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("registry_person.id", ondelete="CASCADE"), primary_key=True
-    )
-    programme: Mapped[Programme] = mapped_column(str_enum(Programme, "programme"), primary_key=True)
-    receives: Mapped[bool] = mapped_column(Boolean)
-    period: Mapped[str] = mapped_column(String(40))
-
-    person: Mapped[RegistryPerson] = relationship(back_populates="programmes")
+    def receives(self, programme: Programme) -> bool | None:
+        """Whether the extract lists this person for `programme`; None when it says nothing."""
+        value: bool | None = getattr(self, programme.value)
+        return value

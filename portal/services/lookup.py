@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
 from portal.models import Programme, RegistryPerson
@@ -76,20 +76,17 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> list[Re
         .where(RegistryPerson.desa_code == desa_code, RegistryPerson.phonetic_key == key)
         .order_by(exact_first, RegistryPerson.id)
         .limit(limit)
-        .options(selectinload(RegistryPerson.programmes), joinedload(RegistryPerson.batch))
+        .options(joinedload(RegistryPerson.batch))
     ))
 
 
+def _status(person: RegistryPerson, programme: Programme, label: str) -> ProgrammeStatus:
+    receives = person.receives(programme)
+    return ProgrammeStatus(programme, label, receives, None if receives is None else person.period)
+
+
 def _view(person: RegistryPerson, today: dt.date) -> PersonMatch:
-    entries = {entry.programme: entry for entry in person.programmes}
-    programmes = tuple(
-        ProgrammeStatus(
-            programme, label,
-            entries[programme].receives if programme in entries else None,
-            entries[programme].period if programme in entries else None,
-        )
-        for programme, label in PROGRAMME_LABELS.items()
-    )
+    programmes = tuple(_status(person, programme, label) for programme, label in PROGRAMME_LABELS.items())
     return PersonMatch(
         masked_name=mask_name(person.name),
         age=_age(person.birth_date, today),

@@ -25,7 +25,7 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from portal.i18n import N_
-from portal.models import ImportBatch, Programme, ProgrammeEntry, RegistryPerson, Sex
+from portal.models import ImportBatch, Programme, RegistryPerson, Sex
 from portal.services.names import is_plausible_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
 from portal.services.regions import desa_codes, kecamatan_codes, normalise_region_code
@@ -62,10 +62,11 @@ WARNINGS: dict[str, str] = {
     "nik_elsewhere": N_("NIK juga terdaftar di desa lain (NIK ganda)"),
 }
 
-_TRUE = frozenset({"YA", "Y", "1", "TRUE"})
-_FALSE = frozenset({"TIDAK", "T", "N", "0", "FALSE"})
-_SEX = {"L": Sex.LAKI_LAKI, "LAKI-LAKI": Sex.LAKI_LAKI, "LAKI LAKI": Sex.LAKI_LAKI,
-        "P": Sex.PEREMPUAN, "PEREMPUAN": Sex.PEREMPUAN, "W": Sex.PEREMPUAN}
+#: Programme cells, as written (the common case) or upper-cased.
+_FLAGS = {"YA": True, "Y": True, "1": True, "TRUE": True,
+          "TIDAK": False, "T": False, "N": False, "0": False, "FALSE": False}
+_SEX = {"L": Sex.LAKI_LAKI.value, "LAKI-LAKI": Sex.LAKI_LAKI.value, "LAKI LAKI": Sex.LAKI_LAKI.value,
+        "P": Sex.PEREMPUAN.value, "PEREMPUAN": Sex.PEREMPUAN.value, "W": Sex.PEREMPUAN.value}
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 _OLDEST_BIRTH = dt.date(1900, 1, 1)
 
@@ -107,8 +108,10 @@ class ImportResult:
 
 #: The columns of a registry person that a validated row carries, in this order.
 PERSON_COLUMNS = ("nik_encrypted", "nik_hash", "kk_encrypted", "kk_hash", "desa_code", "name", "name_key",
-                  "phonetic_key", "birth_date", "sex", "rt", "rw", "desil", "source_line")
+                  "phonetic_key", "birth_date", "sex", "rt", "rw", "desil", "source_line", "period",
+                  *PROGRAMME_COLUMNS)
 _DESA = PERSON_COLUMNS.index("desa_code")
+_PERIOD = PERSON_COLUMNS.index("period")
 
 
 class _Row(NamedTuple):
@@ -118,7 +121,6 @@ class _Row(NamedTuple):
     fields: tuple[str, ...]
     values: tuple[Any, ...]  # PERSON_COLUMNS
     nik_hash: bytes
-    programmes: tuple[tuple[str, bool, str], ...]  # (programme code, receives, period)
 
 
 class _CountingReader(io.RawIOBase):
@@ -155,15 +157,6 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _parse_flag(text: str) -> bool | None:
-    value = text.strip().upper()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(text)
-
-
 def _header(text: IO[str]) -> tuple[list[str], str]:
     first = text.readline()
     if not first.strip():
@@ -174,22 +167,34 @@ def _header(text: IO[str]) -> tuple[list[str], str]:
 
 
 class _RowValidator:
-    """Checks one CSV row against the rules of the extract; knows the region tree."""
+    """Checks one CSV row against the rules of the extract; knows the region tree.
+
+    This runs for every one of millions of rows, so it reads cells by position and keeps
+    the common case on C-level string methods; `tests/services/test_registry_import.py`
+    holds one test per rule.
+    """
 
     def __init__(self, columns: list[str], desa: frozenset[str], kecamatan: frozenset[str],
                  period: str | None, today: dt.date, vault: PiiVault, *, dates_as_text: bool) -> None:
         self.vault = vault
         # SQLite keeps dates as ISO text (as SQLAlchemy's Date does); PostgreSQL takes date objects.
         self.dates_as_text = dates_as_text
-        self.columns = columns
-        self.index = {name: i for i, name in enumerate(columns)}
-        self.programmes = [p for p in Programme if p.value in self.index]
+        self.width = len(columns)
+        at = {name: i for i, name in enumerate(columns)}
+        (self.nik, self.kk, self.name, self.birth, self.sex, self.desa_column, self.rt, self.rw,
+         self.desil) = (at[name] for name in REQUIRED_COLUMNS)
+        self.period_column = at.get(PERIOD_COLUMN)
+        #: (column index or None, code) for every programme, in PERSON_COLUMNS order.
+        self.programmes = [(at.get(p.value), p.value) for p in Programme]
         self.desa = desa
         self.kecamatan = kecamatan
         self.period = period
         self.today = today
         # A file names a few hundred desa codes, millions of times.
         self._desa_codes: dict[str, str] = {}
+        # Members of one household follow each other and share their KK; its ciphertext and
+        # hash are reused (the hash already links them, equal ciphertexts tell nothing more).
+        self._last_kk: tuple[str, bytes, bytes] = ("", b"", b"")
 
     def desa_code_of(self, text: str) -> str:
         code = self._desa_codes.get(text)
@@ -199,87 +204,92 @@ class _RowValidator:
                 self._desa_codes[text] = code
         return code
 
+    def _protected_kk(self, kk: str) -> tuple[bytes, bytes]:
+        last, encrypted, digest = self._last_kk
+        if kk != last:
+            encrypted, digest = self.vault.encrypt(kk, "kk"), self.vault.digest(kk)
+            self._last_kk = (kk, encrypted, digest)
+        return encrypted, digest
+
     def validate(self, line: int, fields: list[str]) -> _Row | RowIssue:  # noqa: C901, PLR0911, PLR0912
-        row = tuple(fields)
-        if len(fields) != len(self.columns):
-            return RowIssue(line, "field_count",
-                            f"{len(fields)} / {len(self.columns)}", row)
-        cell = {name: fields[i].strip() for name, i in self.index.items()}
-        get = cell.__getitem__
+        if len(fields) != self.width:
+            return RowIssue(line, "field_count", f"{len(fields)} / {self.width}", tuple(fields))
 
-        nik_text = get("nik")
-        info = parse_nik(nik_text, reference_date=self.today)
+        info = parse_nik(fields[self.nik].strip(), reference_date=self.today)
         if info.nik is None:
-            return RowIssue(line, "nik_format", fields=row)
+            return RowIssue(line, "nik_format", fields=tuple(fields))
         if info.district_code not in self.kecamatan:
-            return RowIssue(line, "nik_region", info.district_code or "", row)
+            return RowIssue(line, "nik_region", info.district_code or "", tuple(fields))
         if info.birth_date is None:
-            return RowIssue(line, "nik_birth_date", fields=row)
-        kk = get("no_kk").replace(".", "").replace(" ", "")
+            return RowIssue(line, "nik_birth_date", fields=tuple(fields))
+        kk = fields[self.kk].strip().replace(".", "").replace(" ", "")
         if len(kk) != 16 or not kk.isdigit():
-            return RowIssue(line, "kk_format", fields=row)
+            return RowIssue(line, "kk_format", fields=tuple(fields))
 
-        name = " ".join(get("nama").split())
+        name = " ".join(fields[self.name].split())
         if not is_plausible_name(name):
-            return RowIssue(line, "name_invalid", fields=row)
-        birth_date = _parse_date(get("tanggal_lahir"))
+            return RowIssue(line, "name_invalid", fields=tuple(fields))
+        birth_text = fields[self.birth].strip()
+        birth_date = _parse_date(birth_text)
         if birth_date is None or not _OLDEST_BIRTH <= birth_date <= self.today:
-            return RowIssue(line, "birth_date_invalid", get("tanggal_lahir"), row)
-        # The NIK holds DDMMYY only; compare those, whatever century lokal-id inferred.
-        nik_ddmmyy = info.birth_date[8:10] + info.birth_date[5:7] + info.birth_date[2:4]
-        if nik_ddmmyy != f"{birth_date:%d%m%y}":
-            return RowIssue(line, "nik_birth_date_mismatch", fields=row)
-        sex = _SEX.get(get("jenis_kelamin").upper())
+            return RowIssue(line, "birth_date_invalid", birth_text, tuple(fields))
+        birth_iso = birth_date.isoformat()
+        # The NIK holds DDMMYY only: compare YY-MM-DD, whatever century lokal-id inferred.
+        if info.birth_date[2:] != birth_iso[2:]:
+            return RowIssue(line, "nik_birth_date_mismatch", fields=tuple(fields))
+        sex_text = fields[self.sex].strip()
+        sex = _SEX.get(sex_text) or _SEX.get(sex_text.upper())
         if sex is None:
-            return RowIssue(line, "sex_invalid", get("jenis_kelamin"), row)
-        if sex.value != info.gender:
-            return RowIssue(line, "nik_sex_mismatch", fields=row)
+            return RowIssue(line, "sex_invalid", sex_text, tuple(fields))
+        if sex != info.gender:
+            return RowIssue(line, "nik_sex_mismatch", fields=tuple(fields))
 
-        desa_code = self.desa_code_of(get("kode_desa"))
+        desa_text = fields[self.desa_column].strip()
+        desa_code = self.desa_code_of(desa_text)
         if desa_code not in self.desa:
-            return RowIssue(line, "desa_unknown", get("kode_desa"), row)
-        rt, rw = get("rt"), get("rw")
+            return RowIssue(line, "desa_unknown", desa_text, tuple(fields))
+        rt, rw = fields[self.rt].strip(), fields[self.rw].strip()
         if not (rt.isdigit() and rw.isdigit() and len(rt) <= 3 and len(rw) <= 3):
-            return RowIssue(line, "rt_rw_invalid", f"{rt}/{rw}", row)
-        desil_text = get("desil")
+            return RowIssue(line, "rt_rw_invalid", f"{rt}/{rw}", tuple(fields))
+        desil_text = fields[self.desil].strip()
         desil: int | None = None
         if desil_text:
             if not desil_text.isdigit() or not 1 <= int(desil_text) <= 10:
-                return RowIssue(line, "desil_invalid", desil_text, row)
+                return RowIssue(line, "desil_invalid", desil_text, tuple(fields))
             desil = int(desil_text)
 
-        period = (get(PERIOD_COLUMN) if PERIOD_COLUMN in self.index else "") or self.period
+        period = (fields[self.period_column].strip() if self.period_column is not None else "") or self.period
         if not period:
-            return RowIssue(line, "period_missing", fields=row)
-        programmes: list[tuple[str, bool, str]] = []
-        for programme in self.programmes:
-            text = get(programme.value)
-            if not text:
-                continue
-            try:
-                receives = _parse_flag(text)
-            except ValueError:
-                return RowIssue(line, "programme_invalid", f"{programme.value}={text}", row)
-            programmes.append((programme.value, bool(receives), period[:40]))
+            return RowIssue(line, "period_missing", fields=tuple(fields))
+        flags: list[bool | None] = []
+        for column, code in self.programmes:
+            text = fields[column].strip() if column is not None else ""
+            receives = _FLAGS.get(text) if text else None
+            if text and receives is None:
+                receives = _FLAGS.get(text.upper())
+                if receives is None:
+                    return RowIssue(line, "programme_invalid", f"{code}={text}", tuple(fields))
+            flags.append(receives)
 
         name_key = normalise_name(name)
         nik_hash = self.vault.digest(info.nik)
-        return _Row(line, row, (
+        return _Row(line, tuple(fields), (
             self.vault.encrypt(info.nik, "nik"),
             nik_hash,
-            self.vault.encrypt(kk, "kk"),
-            self.vault.digest(kk),
+            *self._protected_kk(kk),
             desa_code,
             name[:100],
             name_key,
             phonetic_key_of_normalised(name_key),
-            birth_date.isoformat() if self.dates_as_text else birth_date,
-            sex.value,
+            birth_iso if self.dates_as_text else birth_date,
+            sex,
             rt.zfill(3),
             rw.zfill(3),
             desil,
             line,
-        ), nik_hash, tuple(programmes))
+            period[:40],
+            *flags,
+        ), nik_hash)
 
     def prepare(self, chunk: list[tuple[int, list[str]]]) -> list[_Row | RowIssue]:
         """Validate, encrypt and hash a chunk of rows."""
@@ -305,6 +315,9 @@ class _Importer:
         self.on_issue = on_issue
         self.replaced: set[str] = set()
         self.next_id: int | None = None
+        self.first_id = 0
+        #: The period of the first accepted row, for a file that carries it in a column.
+        self.first_period = ""
 
     def reject(self, issue: RowIssue) -> None:
         self.result.rejected[issue.reason] += 1
@@ -315,10 +328,6 @@ class _Importer:
         new = codes - self.replaced
         if not new:
             return
-        old_people = select(RegistryPerson.id).where(
-            RegistryPerson.desa_code.in_(new), RegistryPerson.batch_id != self.batch.id
-        )
-        self.session.execute(delete(ProgrammeEntry).where(ProgrammeEntry.person_id.in_(old_people)))
         removed = self.session.execute(
             delete(RegistryPerson).where(
                 RegistryPerson.desa_code.in_(new), RegistryPerson.batch_id != self.batch.id
@@ -355,9 +364,7 @@ class _Importer:
         batch_id = self.batch.id
         self._insert_many(RegistryPerson.__table__, ("id", "batch_id", *PERSON_COLUMNS),
                           [(person_id, batch_id, *row.values) for person_id, row in zip(ids, people, strict=True)])
-        entries = [(person_id, *entry) for person_id, row in zip(ids, people, strict=True) for entry in row.programmes]
-        if entries:
-            self._insert_many(ProgrammeEntry.__table__, ("person_id", "programme", "receives", "period"), entries)
+        self.first_period = self.first_period or people[0].values[_PERIOD]
         self.result.rows_accepted += len(people)
 
     def _insert_many(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -382,7 +389,7 @@ class _Importer:
         if self.next_id is None:
             if self.session.get_bind().dialect.name == "postgresql":
                 self.session.execute(text("LOCK TABLE registry_person IN SHARE ROW EXCLUSIVE MODE"))
-            self.next_id = (self.session.scalar(select(func.max(RegistryPerson.id))) or 0) + 1
+            self.next_id = self.first_id = (self.session.scalar(select(func.max(RegistryPerson.id))) or 0) + 1
         ids = range(self.next_id, self.next_id + count)
         self.next_id += count
         return ids
@@ -396,12 +403,15 @@ class _Importer:
 
     def report_nik_elsewhere(self) -> None:
         """Warn about accepted people whose NIK is also registered in another desa."""
+        if self.next_id is None:
+            return  # nothing accepted
         other = aliased(RegistryPerson)
         query = (
             select(RegistryPerson.source_line, func.min(other.desa_code))
             .join(other, (other.nik_hash == RegistryPerson.nik_hash)
                   & (other.desa_code != RegistryPerson.desa_code))
-            .where(RegistryPerson.batch_id == self.batch.id)
+            # This batch's people hold the ids it reserved: a range of the primary key.
+            .where(RegistryPerson.id >= self.first_id)
             .group_by(RegistryPerson.id, RegistryPerson.source_line)
             .order_by(RegistryPerson.source_line)
         )
@@ -504,7 +514,7 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     result.sha256 = counting.sha256.hexdigest()
     result.desa_replaced = len(importer.replaced)
     batch.sha256 = result.sha256
-    batch.period = batch.period or _first_period(session, batch.id)
+    batch.period = batch.period or importer.first_period
     batch.rows_read = result.rows_read
     batch.rows_accepted = result.rows_accepted
     batch.rows_rejected = result.rows_rejected
@@ -513,14 +523,6 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     batch.nik_elsewhere = result.nik_elsewhere
     session.flush()
     return result
-
-
-def _first_period(session: Session, batch_id: int) -> str:
-    period = session.scalar(
-        select(ProgrammeEntry.period).join(RegistryPerson)
-        .where(RegistryPerson.batch_id == batch_id).limit(1)
-    )
-    return period or ""
 
 
 def latest_batch(session: Session) -> ImportBatch | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import ImportBatch, Programme, ProgrammeEntry, RegistryPerson
+from portal.models import ImportBatch, Programme, RegistryPerson
 from portal.services.registry_import import (
     CHUNK_ROWS,
     REASONS,
@@ -44,10 +44,10 @@ def test_valid_rows_are_stored_with_programmes_and_protected_numbers(session, va
     siti, moch = people(session)
     assert siti.name == "Siti Aminah" and siti.rt == "003" and siti.rw == "002" and siti.desil == 2
     assert moch.name_key == "MOCH DJOENAEDI" and moch.phonetic_key == "MHD YUNAEDI"
-    entries = {e.programme: (e.receives, e.period) for e in siti.programmes}
-    # An empty programme cell says nothing, so no entry is made for it.
-    assert entries == {Programme.PKH: (True, "2025-Q4"), Programme.BPNT: (False, "2025-Q4"),
-                       Programme.PBI_JK: (True, "2025-Q4")}
+    # An empty programme cell says nothing: neither YA nor TIDAK.
+    assert {p: siti.receives(p) for p in Programme} == {
+        Programme.PKH: True, Programme.BPNT: False, Programme.PBI_JK: True, Programme.BLT: None}
+    assert siti.period == "2025-Q4"
     # NIK and KK are never stored in clear, but can be matched and decrypted.
     assert rows[0]["nik"].encode() not in siti.nik_encrypted
     assert siti.nik_hash == vault.digest(rows[0]["nik"])
@@ -124,7 +124,7 @@ def test_semicolons_bom_undotted_codes_and_period_column(session, vault, tmp_pat
     assert result.rows_accepted == 1, issues
     (person,) = people(session)
     assert person.desa_code == DESA_A
-    assert {e.period for e in person.programmes} == {"2025-Q3"}
+    assert person.period == "2025-Q3"
     assert session.get(ImportBatch, result.batch_id).period == "2025-Q3"
 
 
@@ -140,11 +140,7 @@ def test_reimport_replaces_only_the_desa_in_the_file(session, vault, tmp_path):
     assert result.people_removed == 1 and result.desa_replaced == 1
     assert [p.name for p in people(session, DESA_A)] == ["Citra Dewi"]
     assert [p.name for p in people(session, DESA_B)] == ["Budi Santoso"]
-    orphans = session.scalar(
-        select(func.count()).select_from(ProgrammeEntry)
-        .where(~ProgrammeEntry.person_id.in_(select(RegistryPerson.id)))
-    )
-    assert orphans == 0
+    assert [[p.period for p in people(session, desa)] for desa in (DESA_A, DESA_B)] == [["2026-Q1"], ["2025-Q4"]]
 
 
 def test_importing_the_same_file_twice_gives_the_same_registry(session, vault, tmp_path):
@@ -154,7 +150,7 @@ def test_importing_the_same_file_twice_gives_the_same_registry(session, vault, t
     second, _ = run(session, vault, path)
     assert [(p.name, p.source_line, p.desa_code) for p in people(session)] == snapshot
     assert first.sha256 == second.sha256 and second.people_removed == 5
-    assert session.scalar(select(func.count()).select_from(ProgrammeEntry)) == 15
+    assert session.scalar(select(func.count()).select_from(RegistryPerson)) == 5
 
 
 def test_dry_run_changes_nothing(session, vault, tmp_path):
