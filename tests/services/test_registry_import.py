@@ -93,6 +93,29 @@ def test_empty_name_and_empty_nik_are_rejected(session, vault, tmp_path):
     assert dict(result.rejected) == {"name_invalid": 1, "nik_format": 1}
 
 
+def test_household_members_share_their_kk_and_flags_are_read_in_any_case(session, vault, tmp_path):
+    kk = make_row(1)["no_kk"]
+    rows = [make_row(1, no_kk=kk, pkh="ya", bpnt="Tidak", pbi_jk=" y "),
+            make_row(2, name="Budi Santoso", sex="L", no_kk=kk, pkh="0", bpnt="", blt="TRUE"),
+            make_row(3, name="Ani Lestari")]
+    result, issues = run(session, vault, write_csv(tmp_path / "kk.csv", rows))
+
+    assert result.rows_accepted == 3, issues
+    siti, budi, ani = people(session)
+    assert [vault.decrypt(p.kk_encrypted, "kk") for p in (siti, budi, ani)] == [kk, kk, rows[2]["no_kk"]]
+    assert siti.kk_hash == budi.kk_hash != ani.kk_hash
+    assert [(p.pkh, p.bpnt, p.pbi_jk, p.blt) for p in (siti, budi)] == [(True, False, True, None),
+                                                                       (False, None, True, True)]
+
+
+def test_a_file_without_programme_columns_records_nothing_about_them(session, vault, tmp_path):
+    columns = [c for c in COLUMNS if c not in {p.value for p in Programme}]
+    result, issues = run(session, vault, write_csv(tmp_path / "bare.csv", [make_row(1)], columns=columns))
+    assert result.rows_accepted == 1, issues
+    (person,) = people(session)
+    assert [person.receives(p) for p in Programme] == [None] * len(Programme)
+
+
 def test_a_row_with_the_wrong_number_of_fields_is_rejected(session, vault, tmp_path):
     path = write_csv(tmp_path / "short.csv", [make_row(1)])
     with path.open("a") as f:
@@ -169,6 +192,10 @@ def test_nik_registered_in_another_desa_is_reported_without_blocking(session, va
     assert result.rows_accepted == 1 and result.nik_elsewhere == 1
     assert [(i.line, i.reason, i.detail) for i in issues] == [(2, "nik_elsewhere", DESA_A)]
     assert session.get(ImportBatch, result.batch_id).nik_elsewhere == 1
+
+    # A later import of another desa reports only its own people, not the pair above.
+    result, issues = run(session, vault, write_csv(tmp_path / "c.csv", [make_row(2, desa=DESA_C)]))
+    assert (result.rows_accepted, result.nik_elsewhere, issues) == (1, 0, [])
 
 
 @pytest.mark.parametrize(
