@@ -3,7 +3,7 @@
 `make bench` runs this script. It measures `portal.services.registry_import.import_registry`
 end to end, as `flask registry import` runs it: streaming and validating every row (NIK
 structure, region, birth date, name), hashing and encrypting each NIK and KK, inserting the
-people and their programme entries, and the final commit. It reports rows per second and the
+people with their programme flags, and the final commit. It reports rows per second and the
 importer's peak resident memory against the targets (>= 25,000 rows/s, < 300 MB), and exits 0
 either way: it is a measurement, not a test.
 

@@ -381,7 +381,10 @@ class _Importer:
         connection.exec_driver_sql(sql, rows)
 
     def _reserve_ids(self, count: int) -> range:
-        """Ids for the next `count` people, so that programme rows can refer to them at once.
+        """Ids for the next `count` people: one range per import, from `first_id` on.
+
+        The range is how the end of the import finds this batch's people without an index on
+        batch_id, and explicit ids let the driver insert a chunk without returning them.
 
         Imports are serialised: SQLite's writer lock is already held (the batch row is written),
         and on PostgreSQL a SHARE ROW EXCLUSIVE lock blocks other imports but not readers.
