@@ -20,6 +20,9 @@ The work is split over three processes so that only the importer is measured:
   orchestrating parent stays small and why `VmHWM` (the peak of the importer's own address
   space, from /proc) is reported as well.
 
+`--database-url` (or $BENCH_DATABASE_URL) measures another database, e.g. PostgreSQL, which
+must start with an empty registry; the figures in the README are for SQLite.
+
 The generated file is valid throughout: NIKs carry the kecamatan code of the desa, the birth
 date (day + 40 for women) and a serial unique per (kecamatan, encoded date), so every row
 should be accepted; a rejected row means the generator and the importer disagree.
@@ -48,6 +51,7 @@ TARGET_ROWS_PER_S = 25_000
 TARGET_PEAK_RSS_MB = 300
 PERIOD = "2025-Q4"
 KEY_ENV = "BENCH_NIK_ENCRYPTION_KEY"
+URL_ENV = "BENCH_DATABASE_URL"
 CSV_NAME = "registry.csv"
 DB_NAME = "bench.db"
 COLUMNS = ("nik", "no_kk", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "rt", "rw", "desil",
@@ -81,11 +85,15 @@ DESIL_CUM_WEIGHTS = (16, 32, 47, 60, 71, 80, 87, 93, 97, 100)
 
 # --------------------------------------------------------------------------- prepare process
 
+def _database_url(workdir: Path) -> str:
+    return os.environ.get(URL_ENV) or f"sqlite:///{workdir / DB_NAME}"
+
+
 def _make_app(workdir: Path) -> Any:
     from portal import create_app
 
     return create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / DB_NAME}",
+        "SQLALCHEMY_DATABASE_URI": _database_url(workdir),
         "SECRET_KEY": "bench",
         "NIK_ENCRYPTION_KEY": os.environ[KEY_ENV],
         "PORTAL_ENV": "bench",
@@ -184,6 +192,7 @@ def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, tod
 
 def prepare(workdir: Path, rows: int, seed: int, kabupaten: str) -> dict[str, Any]:
     import flask_migrate
+    from sqlalchemy import text
 
     from portal.extensions import db
     from portal.services.regions import load_regions
@@ -192,6 +201,8 @@ def prepare(workdir: Path, rows: int, seed: int, kabupaten: str) -> dict[str, An
     with app.app_context():
         started = time.perf_counter()
         flask_migrate.upgrade()
+        if db.session.scalar(text("SELECT count(*) FROM registry_person")):
+            raise SystemExit("the benchmark needs a database whose registry is empty")
         load_regions(db.session)
         db.session.commit()
         schema_s = time.perf_counter() - started
@@ -263,6 +274,13 @@ def run_import(workdir: Path, rows: int, profile: Path | None) -> dict[str, Any]
         cpu_seconds = time.process_time() - cpu_before
         maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         hwm_kib = _proc_status_kib("VmHWM")
+        dialect = db.engine.dialect
+        if dialect.name == "sqlite":
+            database = f"sqlite {sqlite3.sqlite_version}"
+            db_bytes = sum(p.stat().st_size for p in workdir.glob(DB_NAME + "*"))
+        else:
+            database = f"{dialect.name} {'.'.join(map(str, dialect.server_version_info or ()))}"
+            db_bytes = db.session.scalar(sqlalchemy.text("SELECT pg_database_size(current_database())"))
         db.session.remove()
         db.engine.dispose()
     return {
@@ -277,9 +295,9 @@ def run_import(workdir: Path, rows: int, profile: Path | None) -> dict[str, Any]
         "baseline_rss_kib": baseline_kib,
         "ru_maxrss_kib": maxrss_kib,
         "vm_hwm_kib": hwm_kib,
-        "db_bytes": sum(p.stat().st_size for p in workdir.glob(DB_NAME + "*")),
+        "db_bytes": db_bytes,
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "database": database,
         "sqlalchemy": sqlalchemy.__version__,
     }
 
@@ -325,6 +343,8 @@ def _verdict(ok: bool) -> str:
 def orchestrate(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="import-bench-"))
     env = {**os.environ, KEY_ENV: base64.b64encode(os.urandom(32)).decode()}
+    if args.database_url:
+        env[URL_ENV] = args.database_url
     try:
         print(f"Preparing {args.rows:,} rows in {workdir} ...", flush=True)
         prep = _child("prepare", args, workdir, env, capture_stderr=True)
@@ -345,7 +365,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     peak_mb = peak_kib / 1024
     print()
     print(f"date          {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"python        {res['python']}   sqlite {res['sqlite']}   sqlalchemy {res['sqlalchemy']}")
+    print(f"python        {res['python']}   {res['database']}   sqlalchemy {res['sqlalchemy']}")
     print(f"machine       {platform.machine()}, {os.cpu_count()} CPU, "
           f"{platform.system()} {platform.release()}")
     print(f"rows          {res['rows_read']:,}")
@@ -359,7 +379,7 @@ def orchestrate(args: argparse.Namespace) -> None:
           f"{_verdict(peak_mb < TARGET_PEAK_RSS_MB)}")
     print(f"              (before import {_mb(res['baseline_rss_kib'])}, VmHWM {_mb(res['vm_hwm_kib'])}, "
           f"ru_maxrss {_mb(res['ru_maxrss_kib'])})")
-    print(f"database      {res['db_bytes'] / 1e6:.1f} MB (with WAL)")
+    print(f"database      {res['db_bytes'] / 1e6:.1f} MB (SQLite: with WAL)")
     if args.profile:
         print(f"profile       {args.profile} (cProfile overhead: figures above are not comparable)")
     print(f"RESULT rows_per_s={rows_per_s:.0f} peak_rss_mb={peak_mb:.1f}")
@@ -370,6 +390,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the CSV (default 1,000,000)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (CSV, database)")
     parser.add_argument("--seed", type=int, default=2025, help="random seed of the generated extract")
+    parser.add_argument("--database-url", default=os.environ.get(URL_ENV),
+                        help=f"import into this (empty) database instead of a new SQLite file; also ${URL_ENV}")
     parser.add_argument("--kabupaten", default="32.04",
                         help="kabupaten whose desa receive the rows (default 32.04, Kab. Bandung)")
     parser.add_argument("--profile", type=Path, default=None,
