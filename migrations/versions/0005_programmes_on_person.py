@@ -24,23 +24,31 @@ PROGRAMMES = ('pkh', 'bpnt', 'pbi_jk', 'blt')
 
 
 def upgrade():
+    # Indexes first, so that the copy below does not maintain them. On PostgreSQL the whole
+    # upgrade holds an exclusive lock on registry_person (lookups wait): run it in a quiet
+    # hour and `VACUUM ANALYZE registry_person` afterwards.
     with op.batch_alter_table('registry_person', schema=None) as batch_op:
+        batch_op.drop_index('ix_registry_person_desa_name')
+        batch_op.drop_index('ix_registry_person_batch_id')
         batch_op.add_column(sa.Column('period', sa.String(length=40), nullable=True))
         for programme in PROGRAMMES:
             batch_op.add_column(sa.Column(programme, sa.Boolean(), nullable=True))
 
-    entry = "SELECT {what} FROM programme_entry e WHERE e.person_id = registry_person.id"
-    flags = ", ".join(f"{p} = ({entry.format(what='e.receives')} AND e.programme = '{p}')" for p in PROGRAMMES)
+    # One pass over programme_entry, grouped per person (UPDATE … FROM: PostgreSQL, SQLite >= 3.33).
+    flag = "(MAX(CASE WHEN programme = '{0}' THEN CAST(receives AS INTEGER) END) = 1) AS {0}"
     op.execute(
-        f"UPDATE registry_person SET {flags}, period = COALESCE(({entry.format(what='MIN(e.period)')}), "
-        "(SELECT b.period FROM import_batch b WHERE b.id = registry_person.batch_id), '')"
+        f"UPDATE registry_person SET {', '.join(f'{p} = e.{p}' for p in PROGRAMMES)}, period = e.period "
+        f"FROM (SELECT person_id, MIN(period) AS period, {', '.join(flag.format(p) for p in PROGRAMMES)} "
+        "FROM programme_entry GROUP BY person_id) AS e WHERE registry_person.id = e.person_id"
+    )
+    op.execute(
+        "UPDATE registry_person SET period = COALESCE((SELECT b.period FROM import_batch b "
+        "WHERE b.id = registry_person.batch_id), '') WHERE period IS NULL"
     )
     op.drop_table('programme_entry')
 
     with op.batch_alter_table('registry_person', schema=None) as batch_op:
         batch_op.alter_column('period', existing_type=sa.String(length=40), nullable=False)
-        batch_op.drop_index('ix_registry_person_desa_name')
-        batch_op.drop_index('ix_registry_person_batch_id')
 
 
 def downgrade():
