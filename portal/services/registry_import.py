@@ -157,6 +157,11 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and "١", which int() refuses or misreads."""
+    return text.isascii() and text.isdigit()
+
+
 def _header(text: IO[str]) -> tuple[list[str], str]:
     first = text.readline()
     if not first.strip():
@@ -223,7 +228,7 @@ class _RowValidator:
         if info.birth_date is None:
             return RowIssue(line, "nik_birth_date", fields=tuple(fields))
         kk = fields[self.kk].strip().replace(".", "").replace(" ", "")
-        if len(kk) != 16 or not kk.isdigit():
+        if len(kk) != 16 or not _is_number(kk):
             return RowIssue(line, "kk_format", fields=tuple(fields))
 
         name = " ".join(fields[self.name].split())
@@ -249,12 +254,12 @@ class _RowValidator:
         if desa_code not in self.desa:
             return RowIssue(line, "desa_unknown", desa_text, tuple(fields))
         rt, rw = fields[self.rt].strip(), fields[self.rw].strip()
-        if not (rt.isdigit() and rw.isdigit() and len(rt) <= 3 and len(rw) <= 3):
+        if not (_is_number(rt) and _is_number(rw) and len(rt) <= 3 and len(rw) <= 3):
             return RowIssue(line, "rt_rw_invalid", f"{rt}/{rw}", tuple(fields))
         desil_text = fields[self.desil].strip()
         desil: int | None = None
         if desil_text:
-            if not desil_text.isdigit() or not 1 <= int(desil_text) <= 10:
+            if not _is_number(desil_text) or not 1 <= int(desil_text) <= 10:
                 return RowIssue(line, "desil_invalid", desil_text, tuple(fields))
             desil = int(desil_text)
 
@@ -387,18 +392,23 @@ class _Importer:
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(columns))})"  # noqa: S608 - bound
         connection.exec_driver_sql(sql, rows)
 
+    def serialise(self) -> None:
+        """Hold off other imports until this one commits, before it changes any registry row.
+
+        SQLite's writer lock is already held (the batch row is written). On PostgreSQL a SHARE
+        ROW EXCLUSIVE lock blocks other imports but not readers.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("LOCK TABLE registry_person IN SHARE ROW EXCLUSIVE MODE"))
+
     def _reserve_ids(self, count: int) -> range:
         """Ids for the next `count` people: one range per import, from `first_id` on.
 
         The range is how the end of the import finds this batch's people without an index on
-        batch_id, and explicit ids let the driver insert a chunk without returning them.
-
-        Imports are serialised: SQLite's writer lock is already held (the batch row is written),
-        and on PostgreSQL a SHARE ROW EXCLUSIVE lock blocks other imports but not readers.
+        batch_id, and explicit ids let the driver insert a chunk without returning them. No
+        other import can take ids meanwhile (see `serialise`).
         """
         if self.next_id is None:
-            if self.session.get_bind().dialect.name == "postgresql":
-                self.session.execute(text("LOCK TABLE registry_person IN SHARE ROW EXCLUSIVE MODE"))
             self.next_id = self.first_id = (self.session.scalar(select(func.max(RegistryPerson.id))) or 0) + 1
         ids = range(self.next_id, self.next_id + count)
         self.next_id += count
@@ -421,7 +431,7 @@ class _Importer:
             .join(other, (other.nik_hash == RegistryPerson.nik_hash)
                   & (other.desa_code != RegistryPerson.desa_code))
             # This batch's people hold the ids it reserved: a range of the primary key.
-            .where(RegistryPerson.id >= self.first_id)
+            .where(RegistryPerson.id >= self.first_id, RegistryPerson.batch_id == self.batch.id)
             .group_by(RegistryPerson.id, RegistryPerson.source_line)
             .order_by(RegistryPerson.source_line)
         )
@@ -500,6 +510,7 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     session.flush()
     result = ImportResult(batch_id=batch.id, dry_run=dry_run)
     importer = _Importer(session, batch, result, on_issue)
+    importer.serialise()
 
     rows = _csv_rows(text, delimiter)
     while chunk := list(islice(rows, chunk_rows)):

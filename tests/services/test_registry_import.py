@@ -87,6 +87,14 @@ def test_each_bad_row_is_rejected_with_its_reason_and_line(session, vault, tmp_p
     assert [p.name for p in people(session)] == ["Ani Lestari"]
 
 
+@pytest.mark.parametrize(("column", "text", "reason"), [
+    ("desil", "²", "desil_invalid"), ("rt", "١", "rt_rw_invalid"), ("no_kk", "٣" * 16, "kk_format"),
+])
+def test_digits_other_than_0_to_9_are_rejected_not_crashed_on(session, vault, tmp_path, column, text, reason):
+    result, issues = run(session, vault, write_csv(tmp_path / "digits.csv", [make_row(1, **{column: text})]))
+    assert (result.rows_accepted, [i.reason for i in issues]) == (0, [reason])
+
+
 def test_empty_name_and_empty_nik_are_rejected(session, vault, tmp_path):
     rows = [make_row(1, nama="   "), make_row(2, nik="")]
     result, _ = run(session, vault, write_csv(tmp_path / "empty.csv", rows))
