@@ -4,7 +4,8 @@ A lookup compares the *whole* name: `normalise_name` folds case, accents, punctu
 apostrophes and spacing; `phonetic_key` additionally folds the spelling variants that make
 the same Indonesian name look different on two documents (old and new spelling, doubled
 letters, the many ways of writing Muhammad). Both keys are stored with every registry
-record and indexed together with the desa code, so a lookup is one index probe.
+record; the phonetic key, which every exact match shares, is indexed together with the desa
+code, so a lookup is one index probe, exact matches sorted first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ _NOT_LETTER = re.compile(r"[^A-Z]+")
 _NAME_PUNCTUATION = set(".,'-`\u2018\u2019\u02bc´ ")
 # The same rule for plain ASCII text, the common case, in one C-level match: only letters and
 # that punctuation, with at least two letters. (A registry import checks millions of names.)
-_ASCII_NAME = re.compile(r"[.,'`\- ]*[A-Za-z][.,'`\- ]*[A-Za-z][A-Za-z.,'`\- ]*")
+_ASCII_PUNCTUATION = re.escape("".join(sorted(c for c in _NAME_PUNCTUATION if c.isascii())))
+_ASCII_NAME = re.compile(
+    f"[{_ASCII_PUNCTUATION}]*[A-Za-z][{_ASCII_PUNCTUATION}]*[A-Za-z][A-Za-z{_ASCII_PUNCTUATION}]*"
+)
 
 # Old (Van Ophuijsen / Soewandi) spellings to the current EYD, applied in this order: TJ
 # before J, and J→Y last so that old "Jusuf" and new "Yusuf" meet (and DJ→J→Y keeps
