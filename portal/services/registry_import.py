@@ -21,7 +21,7 @@ from itertools import islice
 from typing import IO, Any, NamedTuple
 
 from lokal import parse_nik
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from portal.i18n import N_
@@ -367,18 +367,20 @@ class _Importer:
         self._replace_desa({row.values[_DESA] for row in people})
         ids = self._reserve_ids(len(people))
         batch_id = self.batch.id
-        self._insert_many(RegistryPerson.__table__, ("id", "batch_id", *PERSON_COLUMNS),
-                          [(person_id, batch_id, *row.values) for person_id, row in zip(ids, people, strict=True)])
+        self._insert_people([(person_id, batch_id, *row.values) for person_id, row in zip(ids, people, strict=True)])
         self.first_period = self.first_period or people[0].values[_PERIOD]
         self.result.rows_accepted += len(people)
 
-    def _insert_many(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        """Insert already validated plain values at the driver level: COPY on PostgreSQL, else executemany.
+    def _insert_people(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert validated people (id, batch_id, *PERSON_COLUMNS) at the driver level.
+
+        COPY on PostgreSQL, executemany elsewhere.
 
         This skips SQLAlchemy's per-value type processing, which costs more than the insert
         itself at a million rows; the values are exactly what the column types would store.
         """
         connection = self.session.connection()
+        table, columns = RegistryPerson.__table__, ("id", "batch_id", *PERSON_COLUMNS)
         assert set(columns) <= set(table.columns.keys())  # identifiers from the model, never from input
         names = ", ".join(columns)
         if connection.dialect.driver == "psycopg":
