@@ -1,9 +1,10 @@
-"""Small pieces that several blueprints share: limits from config, no-store, the captcha."""
+"""Small pieces that several blueprints share: limits from config, no-store, the captcha, app services."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Response, current_app
 from flask_babel import gettext as _
@@ -11,6 +12,7 @@ from flask_babel import gettext as _
 from portal.extensions import db
 from portal.forms import CaptchaForm
 from portal.services.captcha import CHALLENGE_TTL, CaptchaKeys, attempt_challenge, issue_challenge
+from portal.services.pii import PiiVault
 
 
 def limit(config_key: str) -> Callable[[], str]:
@@ -22,6 +24,15 @@ def no_store(response: Response) -> Response:
     """Pages with personal answers or one-time codes must not be kept by browsers or proxies."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def pii_vault() -> PiiVault:
+    return current_app.extensions["pii_vault"]
+
+
+def upload_dir() -> Path:
+    """Where evidence and minutes photos are kept: private, served only through scoped routes."""
+    return Path(current_app.config["UPLOAD_FOLDER"] or Path(current_app.instance_path) / "uploads")
 
 
 def captcha_keys() -> CaptchaKeys:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from pathlib import Path
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,7 +11,7 @@ from flask_babel import gettext as _
 from portal.extensions import db, limiter
 from portal.forms import ComplaintForm, ReopenForm, TrackForm
 from portal.models import ComplaintKind, CorrectionField
-from portal.routes.common import captcha_solved, limit, new_captcha, no_store
+from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services.complaints import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -29,10 +28,6 @@ bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
 _FILED = "filed_complaint"
 COMPLAINT_CAPTCHA_TTL = dt.timedelta(minutes=30)
-
-
-def upload_dir() -> Path:
-    return Path(current_app.config["UPLOAD_FOLDER"] or Path(current_app.instance_path) / "uploads")
 
 
 def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int = 200):
@@ -110,7 +105,7 @@ def submit():
         return _form_page(form, region_errors)
     try:
         result = file_complaint(
-            db.session, current_app.extensions["pii_vault"], _draft(form), images,
+            db.session, pii_vault(), _draft(form), images,
             idempotency_key=form.token.data[:64], upload_dir=upload_dir(),
             sanggah_limit=current_app.config["SANGGAH_PER_30_DAYS"],
         )

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from portal.extensions import db, limiter
 from portal.forms import DesilForm, LookupForm
-from portal.routes.common import captcha_keys, captcha_solved, limit, new_captcha, no_store
+from portal.routes.common import captcha_keys, captcha_solved, limit, new_captcha, no_store, pii_vault
 from portal.services import captcha_media
 from portal.services.captcha import challenge_is_live
 from portal.services.lookup import LookupOutcome, find_people, reveal_desil
@@ -97,7 +97,7 @@ def desil():
     if desa is None or not form.validate():
         return no_store(make_response(render_template("public/desil.html", form=form, reveal=None,
                                                        desa=desa), 400 if desa is None else 200))
-    reveal = reveal_desil(db.session, current_app.extensions["pii_vault"], desa.code, form.nama.data,
+    reveal = reveal_desil(db.session, pii_vault(), desa.code, form.nama.data,
                           form.nik.data)
     form.nik.data = ""
     return no_store(make_response(render_template("public/desil.html", form=form, reveal=reveal,

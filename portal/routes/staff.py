@@ -34,8 +34,7 @@ from werkzeug.utils import safe_join
 from portal.extensions import db, limiter, login_manager
 from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
 from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
-from portal.routes.common import limit, no_store
-from portal.routes.complaints import upload_dir
+from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.complaints import KIND_LABELS, STATUS_LABELS
@@ -156,7 +155,7 @@ def queue():
 @login_required
 def export():
     filters = _filters()
-    rows = moderation.export_rows(db.session, current_app.extensions["pii_vault"], me(), filters)
+    rows = moderation.export_rows(db.session, pii_vault(), me(), filters)
 
     def generate() -> Iterator[str]:
         yield "\ufeff"  # UTF-8 BOM: Excel then opens the file with the right characters
@@ -185,7 +184,7 @@ def _complaint_or_404(code: str):
 
 def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveForm | None = None,
             note_form: NoteForm | None = None, musdes_form: MusdesForm | None = None, status: int = 200):
-    vault = current_app.extensions["pii_vault"]
+    vault = pii_vault()
     page = render_template(
         "staff/complaint.html", complaint=complaint, niks=niks,
         masked_niks=moderation.masked_niks(vault, complaint),
@@ -197,7 +196,6 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
         move_form=move_form or MoveForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         musdes_form=musdes_form or MusdesForm(formdata=None),
-        note_required=moderation.NOTE_REQUIRED,
     )
     return make_response(page, status)
 
@@ -218,7 +216,7 @@ def complaint(code: str):
 @login_required
 def reveal_nik(code: str):
     complaint = _complaint_or_404(code)
-    niks = moderation.reveal_niks(db.session, current_app.extensions["pii_vault"], me(), complaint)
+    niks = moderation.reveal_niks(db.session, pii_vault(), me(), complaint)
     return _detail(complaint, niks=niks)
 
 
@@ -299,7 +297,8 @@ def musdes(code: str):
     stored = None
     if form.minutes.data and form.minutes.data.filename:
         try:
-            stored = store_image(upload_dir(), clean_image(form.minutes.data.stream))
+            image = clean_image(form.minutes.data.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+            stored = store_image(upload_dir(), image)
         except UploadRejected as rejected:
             form.minutes.errors = [_(rejected.message)]
             return _detail(complaint, musdes_form=form, status=400)

@@ -10,6 +10,7 @@ minutes ends it on the server, so an old cookie replayed later is worthless.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -31,8 +32,15 @@ LOCK_AFTER_FAILURES = 5
 MAX_LOCK = dt.timedelta(hours=1)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so that both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that both cases take the same time.
+
+    Made on the first login, not at import: every worker, command and test imports this module.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 ROLE_RANK = {StaffRole.DESA: 1, StaffRole.KECAMATAN: 2, StaffRole.KABUPATEN: 3, StaffRole.ADMIN: 4}
 
@@ -184,7 +192,7 @@ def authenticate(session: Session, username: str, password: str, *, now: dt.date
     name = normalise_username(username)
     user = get_staff(session, name)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password or "")
         valid = user is not None
     except (VerificationError, InvalidHashError):
         valid = False
