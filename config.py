@@ -32,13 +32,12 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
-    BABEL_TRANSLATION_DIRECTORIES = "translations"
 
     # Number of reverse proxies in front of the app; 0 ignores X-Forwarded-* entirely.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Rate-limit counters: in-process by default, shared through Redis in production.
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
 
     # Rate limits (Flask-Limiter syntax), per client address unless said otherwise.
     LOOKUP_LIMIT = os.environ.get("LOOKUP_LIMIT", "10/minute;100/day")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -17,14 +18,21 @@ def _read_or_create(path: Path, make: bytes) -> str:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: two workers starting at once agree on the first one's value.
+    value = base64.b64encode(make).decode()
+    # Written whole under a private temporary name (mode 0600), then linked into place: two
+    # workers starting at once agree on the first one's value, and neither can read a
+    # half-written file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(base64.b64encode(make).decode())
-    return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(temporary)
+    return value
 
 
 def load_development_secrets(config: dict, instance_path: str) -> None:

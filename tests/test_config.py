@@ -1,5 +1,7 @@
 """Configuration: production refuses to start unsafe; development secrets are made once."""
 
+import os
+
 import pytest
 
 from config import ConfigError
@@ -37,3 +39,15 @@ def test_development_secrets_are_generated_once(tmp_path, monkeypatch):
 def test_production_refuses_a_fixed_captcha_answer():
     with pytest.raises(ConfigError, match="CAPTCHA_FIXED_ANSWER"):
         create_app({**PRODUCTION, "CAPTCHA_FIXED_ANSWER": "12345"})
+
+
+def test_workers_starting_at_once_agree_on_a_complete_secret(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.secrets import _read_or_create
+
+    path = tmp_path / "instance" / "nik_encryption_key"
+    with ThreadPoolExecutor(8) as pool:
+        values = set(pool.map(lambda _: _read_or_create(path, os.urandom(32)), range(32)))
+    assert len(values) == 1 and len(values.pop()) == 44  # base64 of 32 bytes, never empty
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
