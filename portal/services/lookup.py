@@ -62,7 +62,8 @@ class LookupResult:
     people: tuple[PersonMatch, ...] = ()
 
 
-def _age(birth: dt.date, today: dt.date) -> int:
+def age_on(birth: dt.date, today: dt.date) -> int:
+    """Whole years of someone born on `birth`, on `today`."""
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
@@ -89,7 +90,7 @@ def _view(person: RegistryPerson, today: dt.date) -> PersonMatch:
     programmes = tuple(_status(person, programme, label) for programme, label in PROGRAMME_LABELS.items())
     return PersonMatch(
         masked_name=mask_name(person.name),
-        age=_age(person.birth_date, today),
+        age=age_on(person.birth_date, today),
         rt=person.rt,
         rw=person.rw,
         programmes=programmes,

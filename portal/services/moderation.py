@@ -35,6 +35,7 @@ from portal.models import (
     StaffUser,
 )
 from portal.services.audit import record
+from portal.services.lookup import age_on
 from portal.services.pii import PiiVault, mask_number
 from portal.services.staff import in_scope, scope_condition
 
@@ -134,11 +135,14 @@ def queue(session: Session, user: StaffUser, filters: QueueFilter, *, page: int 
     complaints = list(session.scalars(
         query.order_by(Complaint.created_at, Complaint.id).limit(per_page).offset((max(page, 1) - 1) * per_page)
     ))
-    counts = dict(session.execute(
+    return QueuePage(complaints, total, _status_counts(session, user))
+
+
+def _status_counts(session: Session, user: StaffUser) -> dict[ComplaintStatus, int]:
+    return dict(session.execute(
         select(Complaint.status, func.count()).where(scope_condition(user, Complaint.desa_code))
         .group_by(Complaint.status)
     ).all())
-    return QueuePage(complaints, total, counts)
 
 
 def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilter,
@@ -171,11 +175,11 @@ def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: Que
         scope_condition(user, Region.code), Region.level == 4)).all())
     yield EXPORT_HEADER
     for c in complaints_for_export(session, user, filters, now):
+        niks = masked_niks(vault, c)
         yield [_cell(value) for value in [
             c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
             _aware(c.created_at).date().isoformat(), str(age_days(c, now)), c.complainant_name,
-            mask_number(vault.decrypt(c.complainant_nik_encrypted, "nik")), c.subject_name,
-            mask_number(vault.decrypt(c.subject_nik_encrypted, "nik")) if c.subject_nik_encrypted else "",
+            niks["pelapor"], c.subject_name, niks["subjek"] or "",
             c.subject_rt or "", c.subject_rw or "", c.description,
         ]]
 
@@ -222,7 +226,7 @@ def registry_matches(session: Session, vault: PiiVault, user: StaffUser, complai
     return [
         RegistryMatch(
             name=p.name, rt=p.rt, rw=p.rw, desil=p.desil,
-            age=today.year - p.birth_date.year - ((today.month, today.day) < (p.birth_date.month, p.birth_date.day)),
+            age=age_on(p.birth_date, today),
             nik_masked=mask_number(vault.decrypt(p.nik_encrypted, "nik")),
             by_nik=p.nik_hash == complaint.subject_nik_hash,
         )
@@ -238,13 +242,19 @@ def related_open(session: Session, user: StaffUser, complaint: Complaint) -> lis
     ).order_by(Complaint.created_at)))
 
 
+def _clear_niks(vault: PiiVault, complaint: Complaint) -> dict[str, str]:
+    """The complainant's NIK, and the subject's where the complaint gives one, in clear."""
+    niks = {"pelapor": vault.decrypt(complaint.complainant_nik_encrypted, "nik")}
+    if complaint.subject_nik_encrypted:
+        niks["subjek"] = vault.decrypt(complaint.subject_nik_encrypted, "nik")
+    return niks
+
+
 def masked_niks(vault: PiiVault, complaint: Complaint) -> dict[str, str | None]:
     """The complaint's NIKs as staff see them before pressing "Tampilkan NIK"."""
-    return {
-        "pelapor": mask_number(vault.decrypt(complaint.complainant_nik_encrypted, "nik")),
-        "subjek": mask_number(vault.decrypt(complaint.subject_nik_encrypted, "nik"))
-        if complaint.subject_nik_encrypted else None,
-    }
+    niks = _clear_niks(vault, complaint)
+    return {"pelapor": mask_number(niks["pelapor"]),
+            "subjek": mask_number(niks["subjek"]) if "subjek" in niks else None}
 
 
 def complainant_phone(vault: PiiVault, complaint: Complaint) -> str | None:
@@ -256,9 +266,7 @@ def complainant_phone(vault: PiiVault, complaint: Complaint) -> str | None:
 
 def reveal_niks(session: Session, vault: PiiVault, user: StaffUser, complaint: Complaint) -> dict[str, str]:
     """The complaint's NIKs in clear, for this one page view. Logged. Commits."""
-    niks = {"pelapor": vault.decrypt(complaint.complainant_nik_encrypted, "nik")}
-    if complaint.subject_nik_encrypted:
-        niks["subjek"] = vault.decrypt(complaint.subject_nik_encrypted, "nik")
+    niks = _clear_niks(vault, complaint)
     record(session, "nik_dibuka", user, region_code=complaint.desa_code, target=complaint.code)
     session.commit()
     return niks
@@ -278,14 +286,19 @@ def musdes_outcomes(session: Session, complaint: Complaint) -> list[MusdesOutcom
                                 .order_by(MusdesOutcome.id)))
 
 
+def _conflicted(user: StaffUser, complaint: Complaint) -> bool:
+    """Whether the complaint is by or about the staff member themselves."""
+    return bool(user.nik_hash) and user.nik_hash in (complaint.complainant_nik_hash, complaint.subject_nik_hash)
+
+
 def _check_conflict(user: StaffUser, complaint: Complaint) -> None:
-    if user.nik_hash and user.nik_hash in (complaint.complainant_nik_hash, complaint.subject_nik_hash):
+    if _conflicted(user, complaint):
         raise ConflictOfInterest()
 
 
 def allowed_moves(user: StaffUser, complaint: Complaint) -> list[ComplaintStatus]:
     """The states this user may move the complaint to now."""
-    if user.nik_hash and user.nik_hash in (complaint.complainant_nik_hash, complaint.subject_nik_hash):
+    if _conflicted(user, complaint):
         return []
     return sorted(TRANSITIONS[complaint.status], key=list(ComplaintStatus).index)
 
@@ -380,8 +393,7 @@ def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None)
     """Counts in the user's scope, overdue open complaints, and how fast staff first respond."""
     now = now or _now()
     in_scope_ = scope_condition(user, Complaint.desa_code)
-    by_status = dict(session.execute(
-        select(Complaint.status, func.count()).where(in_scope_).group_by(Complaint.status)).all())
+    by_status = _status_counts(session, user)
     by_kind = dict(session.execute(
         select(Complaint.kind, func.count()).where(in_scope_).group_by(Complaint.kind)).all())
     overdue = session.scalar(select(func.count()).select_from(Complaint).where(
