@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
 from portal.models import Programme, RegistryPerson
-from portal.services.names import mask_name, normalise_name, phonetic_key
+from portal.services.names import mask_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
 
 MAX_RESULTS = 5
@@ -68,10 +68,11 @@ def age_on(birth: dt.date, today: dt.date) -> int:
 
 
 def _matches(session: Session, desa_code: str, name: str, limit: int) -> list[RegistryPerson]:
-    key = phonetic_key(name)
+    name_key = normalise_name(name)
+    key = phonetic_key_of_normalised(name_key)
     if not key:
         return []
-    exact_first = RegistryPerson.name_key != normalise_name(name)  # False sorts first
+    exact_first = RegistryPerson.name_key != name_key  # False sorts first
     return list(session.scalars(
         select(RegistryPerson)
         .where(RegistryPerson.desa_code == desa_code, RegistryPerson.phonetic_key == key)

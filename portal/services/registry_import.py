@@ -81,7 +81,7 @@ class ImportStopped(Exception):
 
 
 class RowIssue(NamedTuple):
-    """A rejected row, or an accepted row with a warning (a tuple: cheap to send between processes)."""
+    """A rejected row, or an accepted row with a warning."""
 
     line: int
     reason: str
@@ -92,7 +92,6 @@ class RowIssue(NamedTuple):
 @dataclass(slots=True)
 class ImportResult:
     batch_id: int | None
-    dry_run: bool
     rows_read: int = 0
     rows_accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -296,10 +295,6 @@ class _RowValidator:
             *flags,
         ), nik_hash)
 
-    def prepare(self, chunk: list[tuple[int, list[str]]]) -> list[_Row | RowIssue]:
-        """Validate, encrypt and hash a chunk of rows."""
-        return [self.validate(line, fields) for line, fields in chunk]
-
 
 def _csv_rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) for every non-blank row after the header."""
@@ -470,7 +465,7 @@ def import_registry(
         text = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
         try:
             result = _run(session, vault, text, counting, file_name=file_name,
-                          imported_by=imported_by, period=period, dry_run=dry_run,
+                          imported_by=imported_by, period=period,
                           on_issue=on_issue, on_progress=on_progress, today=today,
                           chunk_rows=chunk_rows)
         except UnicodeDecodeError:
@@ -488,7 +483,7 @@ def import_registry(
 
 
 def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingReader, *,
-         file_name: str, imported_by: str, period: str | None, dry_run: bool,
+         file_name: str, imported_by: str, period: str | None,
          on_issue: Callable[[RowIssue], None] | None,
          on_progress: Callable[[int, int], None] | None, today: dt.date,
          chunk_rows: int) -> ImportResult:
@@ -510,13 +505,13 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
                         desa_count=0, imported_by=imported_by[:100])
     session.add(batch)
     session.flush()
-    result = ImportResult(batch_id=batch.id, dry_run=dry_run)
+    result = ImportResult(batch_id=batch.id)
     importer = _Importer(session, batch, result, on_issue)
     importer.serialise()
 
     rows = _csv_rows(text, delimiter)
     while chunk := list(islice(rows, chunk_rows)):
-        prepared = validator.prepare(chunk)
+        prepared = [validator.validate(line, fields) for line, fields in chunk]
         valid: list[_Row] = []
         for checked in prepared:
             if isinstance(checked, RowIssue):
