@@ -67,27 +67,30 @@ class RegionForm(PortalForm):
 
     regions: dict[str, Region]
 
-    def fill_region_choices(self) -> dict[str, str]:
-        """Fill each select with the children of the region chosen above it.
+    def check_regions(self) -> dict[str, str]:
+        """Keep the valid part of the chosen region chain in `self.regions`.
 
         Returns region error messages by field; a selection that does not exist or does not
-        fit the one above it is cleared, and so is everything below it. The valid selection
-        is kept in `self.regions`.
+        fit the one above it is cleared, and so is everything below it.
         """
         codes = {name: getattr(self, name).data or "" for name in REGION_FIELDS}
         self.regions, errors = region_chain(db.session, codes)
+        for name in REGION_FIELDS:
+            if name not in self.regions:
+                getattr(self, name).data = ""
+        return {name: str(_REGION_ERRORS[code]) for name, code in errors.items()}
+
+    def fill_region_choices(self) -> None:
+        """Fill each select with the children of the region chosen above it (after `check_regions`).
+
+        Only a page that shows the form needs this: a successful lookup skips the four queries.
+        """
         parent: str | None = None
         for name in REGION_FIELDS:
-            field = getattr(self, name)
             options = children_of(db.session, parent) if name == "provinsi" or parent else []
             placeholder = SelectChoice("", _l("— Pilih %(level)s —", level=_REGION_LABELS[name]))
-            field.choices = [placeholder] + [SelectChoice(o.code, o.name) for o in options]
-            if name in self.regions:
-                parent = self.regions[name].code
-            else:
-                field.data = ""
-                parent = None
-        return {name: str(_REGION_ERRORS[code]) for name, code in errors.items()}
+            getattr(self, name).choices = [placeholder] + [SelectChoice(o.code, o.name) for o in options]
+            parent = self.regions[name].code if name in self.regions else None
 
 
 class CaptchaForm(PortalForm):

@@ -35,6 +35,7 @@ def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int =
     # Filling this form takes longer than a lookup: its challenge lives longer.
     new_captcha(form, ttl=COMPLAINT_CAPTCHA_TTL)
     form.token.data = form.token.data or secrets.token_urlsafe(24)
+    form.fill_region_choices()
     return no_store(make_response(
         render_template("complaints/new.html", form=form, region_errors=region_errors), status
     ))
@@ -54,7 +55,7 @@ def new():
     else:
         jenis = request.args.get("jenis", "")
         form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None})
-    return _form_page(form, form.fill_region_choices())
+    return _form_page(form, form.check_regions())
 
 
 def _clean_photos(form: ComplaintForm) -> list[CleanImage] | None:
@@ -91,7 +92,7 @@ def _draft(form: ComplaintForm) -> ComplaintDraft:
 @limiter.limit(limit("COMPLAINT_LIMIT"))
 def submit():
     form = ComplaintForm()
-    region_errors = form.fill_region_choices()
+    region_errors = form.check_regions()
     # A refresh, double tap or retry of a form that was already filed: the same code, no new captcha.
     if form.token.data and (code := find_filed(db.session, form.token.data[:64])):
         return _show_code(code)

@@ -34,6 +34,7 @@ def _desa_key() -> str:
 def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 200):
     """The lookup form with a fresh captcha; what was typed stays, the captcha answer does not."""
     new_captcha(form)
+    form.fill_region_choices()
     page = render_template("public/index.html", form=form, region_errors=region_errors,
                            batch=latest_batch(db.session))
     return no_store(make_response(page, status))
@@ -56,7 +57,7 @@ def index():
         form = _form_from_desa_code(request.args["desa"][:20])
     else:
         form = LookupForm(formdata=None)
-    return _lookup_page(form, form.fill_region_choices())
+    return _lookup_page(form, form.check_regions())
 
 
 @bp.post("/cek")
@@ -64,7 +65,7 @@ def index():
 @limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key)
 def check():
     form = LookupForm()
-    region_errors = form.fill_region_choices()
+    region_errors = form.check_regions()
     fields_ok = form.validate()
     if "desa" not in form.regions and not region_errors:
         region_errors["desa"] = _("Pilih desa/kelurahan tempat tinggal sesuai KTP.")
