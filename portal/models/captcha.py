@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, LargeBinary, String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.models.types import UTCDateTime
 
 
 class CaptchaChallenge(db.Model):
@@ -17,6 +18,6 @@ class CaptchaChallenge(db.Model):
 
     id: Mapped[str] = mapped_column(String(43), primary_key=True)
     answer_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     #: Set by the one attempt the challenge allows, whatever its outcome.
-    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -8,7 +8,6 @@ import enum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.registry import str_enum, utcnow
+from portal.models.types import UTCDateTime, str_enum, utcnow
 
 
 class ComplaintKind(enum.StrEnum):
@@ -107,10 +106,10 @@ class Complaint(db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
 
-    consent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    consent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     #: When the complainant last said a decision did not resolve it (allowed once).
-    reopened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The staff member who took it for review.
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     #: Optimistic lock: a staff move that read an older version is refused.
@@ -133,7 +132,7 @@ class ComplaintEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     from_status: Mapped[ComplaintStatus | None] = mapped_column(str_enum(ComplaintStatus, "event_from", length=16))
@@ -158,6 +157,6 @@ class Evidence(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="evidence")

@@ -9,8 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,10 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from portal.models.types import UTCDateTime, str_enum, utcnow
 
 
 class Sex(enum.StrEnum):
@@ -39,14 +34,6 @@ class Programme(enum.StrEnum):
     BPNT = "bpnt"
     PBI_JK = "pbi_jk"
     BLT = "blt"
-
-
-def str_enum(enum_cls: type[enum.StrEnum], name: str, length: int = 10) -> Enum:
-    """Column type storing an enum's value ("L", "pkh"), checked by a constraint, not a native type."""
-    return Enum(
-        enum_cls, name=name, native_enum=False, create_constraint=True,
-        values_callable=lambda members: [m.value for m in members], length=length,
-    )
 
 
 class ImportBatch(db.Model):
@@ -67,7 +54,7 @@ class ImportBatch(db.Model):
     #: Accepted people whose NIK is also registered in another desa ("NIK ganda").
     nik_elsewhere: Mapped[int] = mapped_column(Integer, default=0)
     imported_by: Mapped[str] = mapped_column(String(100))
-    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class RegistryPerson(db.Model):

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.registry import str_enum, utcnow
+from portal.models.types import UTCDateTime, str_enum, utcnow
 
 
 class StaffRole(enum.StrEnum):
@@ -51,9 +50,9 @@ class StaffUser(db.Model):
     nik_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username} {self.role} {self.region_code}>"
@@ -66,8 +65,8 @@ class StaffSession(db.Model):
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     staff: Mapped[StaffUser] = relationship()
 
@@ -81,7 +80,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_entry"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     #: The username as typed, for failed logins of unknown users.
     username: Mapped[str] = mapped_column(String(40))
@@ -130,4 +129,4 @@ class MusdesOutcome(db.Model):
     #: Stored name of the minutes photo (same folder and rules as evidence), if any.
     minutes_stored_name: Mapped[str | None] = mapped_column(String(64))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,7 +7,6 @@ the server; outside the scope the answer is 404, so that existence is not reveal
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from werkzeug.utils import safe_join
 from portal.extensions import db, limiter, login_manager
 from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
 from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
+from portal.models.types import utcnow
 from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
@@ -147,7 +147,7 @@ def queue():
     pager_args = {k: v for k, v in request.args.items() if k != "hal"}
     return render_template("staff/queue.html", page=result, filters=filters, page_number=page_number,
                            pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=dt.datetime.now(dt.UTC),
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=utcnow(),
                            age_days=moderation.age_days)
 
 

@@ -21,15 +21,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import CaptchaChallenge
+from portal.models.types import utcnow
 
 ANSWER_DIGITS = 5
 CHALLENGE_TTL = dt.timedelta(minutes=5)
 # One in this many new challenges also sweeps away expired ones.
 _SWEEP_EVERY = 50
 
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class CaptchaKeys:
@@ -64,7 +62,7 @@ def normalise_answer(typed: str | None) -> str:
 def issue_challenge(session: Session, keys: CaptchaKeys, *, now: dt.datetime | None = None,
                     ttl: dt.timedelta = CHALLENGE_TTL) -> str:
     """Create a challenge that lives `ttl` and return its id. Commits."""
-    now = now or _utcnow()
+    now = now or utcnow()
     challenge_id = secrets.token_urlsafe(24)
     session.add(CaptchaChallenge(
         id=challenge_id,
@@ -79,7 +77,7 @@ def issue_challenge(session: Session, keys: CaptchaKeys, *, now: dt.datetime | N
 
 def challenge_is_live(session: Session, challenge_id: str, *, now: dt.datetime | None = None) -> bool:
     """True while the challenge can still be answered (for serving its image or audio)."""
-    now = now or _utcnow()
+    now = now or utcnow()
     return session.scalar(
         select(CaptchaChallenge.id).where(
             CaptchaChallenge.id == challenge_id,
@@ -92,7 +90,7 @@ def challenge_is_live(session: Session, challenge_id: str, *, now: dt.datetime |
 def attempt_challenge(session: Session, keys: CaptchaKeys, challenge_id: str | None, typed: str | None,
                       *, now: dt.datetime | None = None) -> bool:
     """Spend the challenge's one attempt; True only for the right answer before expiry. Commits."""
-    now = now or _utcnow()
+    now = now or utcnow()
     if not challenge_id or len(challenge_id) > 64:
         return False
     claimed = session.execute(

@@ -33,6 +33,7 @@ from portal.models import (
     Evidence,
     Region,
 )
+from portal.models.types import utcnow
 from portal.services.names import phonetic_key
 from portal.services.pii import PiiVault
 from portal.services.uploads import CleanImage, remove_stored, store_image
@@ -184,7 +185,7 @@ def file_complaint(
 
     Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     earlier = _existing(session, idempotency_key)
     if earlier is not None:
         return FilingResult(earlier.code, created=False)
@@ -288,12 +289,8 @@ def _can_reopen(complaint: Complaint, now: dt.datetime) -> bool:
     if complaint.status not in DECIDED_STATUSES or complaint.reopened_at is not None:
         return False
     decided = _decided_at(complaint)
-    return decided is not None and _aware(decided) + REOPEN_WINDOW >= now
+    return decided is not None and decided + REOPEN_WINDOW >= now
 
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything here is stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _load(session: Session, code: str) -> Complaint | None:
@@ -305,19 +302,19 @@ def _load(session: Session, code: str) -> Complaint | None:
 
 def track_complaint(session: Session, typed_code: str, *, now: dt.datetime | None = None) -> TrackView | None:
     """The public view of a complaint by its code, or None for an unknown or mistyped code."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     code = normalise_code(typed_code)
     complaint = _load(session, code) if code else None
     if complaint is None:
         return None
     desa = session.get(Region, complaint.desa_code)
     events = tuple(
-        PublicEvent(_aware(e.created_at), e.to_status, e.note, e.actor is ActorKind.PELAPOR)
+        PublicEvent(e.created_at, e.to_status, e.note, e.actor is ActorKind.PELAPOR)
         for e in complaint.events if e.public
     )
     return TrackView(
         code=complaint.code, kind=complaint.kind, desa_name=desa.name if desa else complaint.desa_code,
-        filed_at=_aware(complaint.created_at), status=complaint.status, events=events,
+        filed_at=complaint.created_at, status=complaint.status, events=events,
         can_reopen=_can_reopen(complaint, now),
     )
 
@@ -327,7 +324,7 @@ def reopen_complaint(session: Session, typed_code: str, comment: str, *, now: dt
 
     Allowed once, within 30 days of the decision. Raises `ReopenRefused` otherwise.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     code = normalise_code(typed_code)
     complaint = _load(session, code) if code else None
     if complaint is None or not _can_reopen(complaint, now):

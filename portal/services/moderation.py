@@ -34,6 +34,7 @@ from portal.models import (
     RegistryPerson,
     StaffUser,
 )
+from portal.models.types import utcnow
 from portal.services.audit import record
 from portal.services.lookup import age_on
 from portal.services.pii import PiiVault, mask_number
@@ -80,16 +81,10 @@ class ConflictOfInterest(ModerationError):
     message = N_("Anda tidak boleh menangani aduan yang menyangkut diri Anda sendiri.")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def age_days(complaint: Complaint, now: dt.datetime) -> int:
-    return (now - _aware(complaint.created_at)).days
+    return (now - complaint.created_at).days
 
 
 # -- the queue ------------------------------------------------------------------------------
@@ -129,7 +124,7 @@ def _queue_query(user: StaffUser, filters: QueueFilter, now: dt.datetime):
 def queue(session: Session, user: StaffUser, filters: QueueFilter, *, page: int = 1, per_page: int = 25,
           now: dt.datetime | None = None) -> QueuePage:
     """Complaints in the user's scope matching the filters, oldest first, with counts per status."""
-    now = now or _now()
+    now = now or utcnow()
     query = _queue_query(user, filters, now)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     complaints = list(session.scalars(
@@ -148,7 +143,7 @@ def _status_counts(session: Session, user: StaffUser) -> dict[ComplaintStatus, i
 def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilter,
                           now: dt.datetime | None = None) -> Iterator[Complaint]:
     """Every complaint of the filtered queue, oldest first, streamed."""
-    query = _queue_query(user, filters, now or _now()).order_by(Complaint.created_at, Complaint.id)
+    query = _queue_query(user, filters, now or utcnow()).order_by(Complaint.created_at, Complaint.id)
     yield from session.scalars(query.execution_options(yield_per=500))
 
 
@@ -167,7 +162,7 @@ EXPORT_HEADER = ["kode", "jenis", "status", "kode_desa", "desa", "diajukan", "um
 def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: QueueFilter,
                 now: dt.datetime | None = None) -> Iterator[list[str]]:
     """CSV rows for the musyawarah desa: the filtered queue with NIKs masked. Logs the export."""
-    now = now or _now()
+    now = now or utcnow()
     record(session, "ekspor", user, region_code=filters.desa_code or user.region_code,
            detail={"status": filters.status or "", "jenis": filters.kind or "", "desa": filters.desa_code or ""})
     session.commit()
@@ -178,7 +173,7 @@ def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: Que
         niks = masked_niks(vault, c)
         yield [_cell(value) for value in [
             c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
-            _aware(c.created_at).date().isoformat(), str(age_days(c, now)), c.complainant_name,
+            c.created_at.date().isoformat(), str(age_days(c, now)), c.complainant_name,
             niks["pelapor"], c.subject_name, niks["subjek"] or "",
             c.subject_rt or "", c.subject_rw or "", c.description,
         ]]
@@ -322,7 +317,7 @@ def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: 
     Raises IllegalMove, NoteRequired, StaleComplaint (someone moved it since `expected_version`
     was read) or ConflictOfInterest.
     """
-    now = now or _now()
+    now = now or utcnow()
     _check_conflict(user, complaint)
     if complaint.version != expected_version:
         raise StaleComplaint()
@@ -353,7 +348,7 @@ def add_note(session: Session, user: StaffUser, complaint: Complaint, note: str,
     if not note:
         raise NoteRequired()
     _check_conflict(user, complaint)
-    session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now or _now(), actor=ActorKind.STAF,
+    session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now or utcnow(), actor=ActorKind.STAF,
                                staff_id=user.id, note=note, public=False))
     record(session, "catatan", user, region_code=complaint.desa_code, target=complaint.code)
     session.commit()
@@ -363,7 +358,7 @@ def record_musdes(session: Session, user: StaffUser, complaint: Complaint, held_
                   decision: MusdesDecision, note: str, minutes_stored_name: str | None = None,
                   *, now: dt.datetime | None = None) -> MusdesOutcome:
     """Record the village deliberation's decision; a public timeline entry says it happened. Commits."""
-    now = now or _now()
+    now = now or utcnow()
     _check_conflict(user, complaint)
     outcome = MusdesOutcome(complaint_id=complaint.id, held_on=held_on, decision=decision, note=note.strip(),
                             minutes_stored_name=minutes_stored_name, staff_id=user.id, created_at=now)
@@ -391,7 +386,7 @@ class Dashboard:
 
 def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None) -> Dashboard:
     """Counts in the user's scope, overdue open complaints, and how fast staff first respond."""
-    now = now or _now()
+    now = now or utcnow()
     in_scope_ = scope_condition(user, Complaint.desa_code)
     by_status = _status_counts(session, user)
     by_kind = dict(session.execute(
@@ -407,6 +402,6 @@ def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None)
         select(Complaint.created_at, first_staff.c.first_at)
         .join(first_staff, first_staff.c.complaint_id == Complaint.id).where(in_scope_)
     ).all()
-    waits = [(_aware(first) - _aware(created)).total_seconds() / 86400 for created, first in pairs]
+    waits = [(first - created).total_seconds() / 86400 for created, first in pairs]
     return Dashboard(Counter(by_status), Counter(by_kind), overdue,
                      round(statistics.median(waits), 1) if waits else None)

@@ -24,6 +24,7 @@ from zxcvbn import zxcvbn
 
 from portal.i18n import N_
 from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser
+from portal.models.types import utcnow
 from portal.services.audit import record
 
 MIN_PASSWORD_LENGTH = 12
@@ -54,13 +55,6 @@ class StaffError(Exception):
         self.params = params
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def password_problem(password: str, username: str = "") -> str | None:
@@ -188,7 +182,7 @@ def _lock_for(failures: int) -> dt.timedelta | None:
 
 def authenticate(session: Session, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
     """Check a login; on success open a new server-side session and return its token. Commits."""
-    now = now or _now()
+    now = now or utcnow()
     name = normalise_username(username)
     user = get_staff(session, name)
     try:
@@ -196,7 +190,7 @@ def authenticate(session: Session, username: str, password: str, *, now: dt.date
         valid = user is not None
     except (VerificationError, InvalidHashError):
         valid = False
-    locked = user is not None and (_aware(user.locked_until) or now) > now
+    locked = user is not None and (user.locked_until or now) > now
     if not valid or locked or not user.active:
         if user is not None and not locked:
             user.failed_logins += 1
@@ -227,16 +221,16 @@ def user_for_session(session: Session, token: str | None, *, now: dt.datetime | 
     """The active user of a live session, refreshing its idle timer; None when it is dead."""
     if not token:
         return None
-    now = now or _now()
+    now = now or utcnow()
     row = session.get(StaffSession, _token_hash(token))
     if row is None:
         return None
-    if _aware(row.last_seen_at) + SESSION_IDLE < now or not row.staff.active:
+    if row.last_seen_at + SESSION_IDLE < now or not row.staff.active:
         session.delete(row)
         session.commit()
         return None
     # Write at most once a minute: every staff page view need not be a database write.
-    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=1):
+    if now - row.last_seen_at > dt.timedelta(minutes=1):
         row.last_seen_at = now
         session.commit()
     return row.staff

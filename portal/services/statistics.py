@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Complaint, ComplaintEvent, ComplaintStatus, Region, RegionLevel
+from portal.models.types import utcnow
 
 #: Counts below this are hidden; a median needs at least this many resolved complaints.
 THRESHOLD = 5
@@ -131,7 +132,7 @@ def complaint_statistics(
     in it. Hidden complaints (`disembunyikan`, spam) are not complaints and are not counted.
     Raises `UnknownKabupaten` when the code is not a kabupaten/kota.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     if kabupaten_code is None:
         filed = _filed(session, None)
         per_kabupaten = _tally(filed, lambda desa: desa[:_KABUPATEN_CODE_LENGTH])
@@ -201,15 +202,11 @@ def _filed(session: Session, kabupaten_code: str | None) -> list[_Filed]:
     for complaint_id, (desa_code, resolved, created_at) in complaints.items():
         days = None
         if complaint_id in decided:
-            seconds = (_aware(decided[complaint_id][1]) - _aware(created_at)).total_seconds()
+            seconds = (decided[complaint_id][1] - created_at).total_seconds()
             days = max(seconds, 0.0) / 86400
         filed.append(_Filed(desa_code, resolved, days))
     return filed
 
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _tally(filed: Iterable[_Filed], key: Callable[[str], str]) -> dict[str, _Tally]:
