@@ -2,6 +2,7 @@
 
 from portal.models.captcha import CaptchaChallenge
 from portal.models.complaint import (
+    DECIDED_STATUSES,
     OPEN_STATUSES,
     ActorKind,
     Complaint,
@@ -22,6 +23,7 @@ from portal.models.staff import (
     StaffSession,
     StaffUser,
 )
+from portal.models.types import utcnow
 
 __all__ = [
     "ROLE_REGION_LEVEL",
@@ -31,6 +33,7 @@ __all__ = [
     "StaffRole",
     "StaffSession",
     "StaffUser",
+    "DECIDED_STATUSES",
     "OPEN_STATUSES",
     "ActorKind",
     "Complaint",
@@ -46,4 +49,5 @@ __all__ = [
     "RegionLevel",
     "RegistryPerson",
     "Sex",
+    "utcnow",
 ]

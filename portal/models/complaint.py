@@ -39,7 +39,9 @@ class ComplaintStatus(enum.StrEnum):
 
 #: States in which a complaint still waits for someone to act.
 OPEN_STATUSES = (ComplaintStatus.DITERIMA, ComplaintStatus.DITINJAU, ComplaintStatus.DITERUSKAN)
-_OPEN_SQL = "status IN ('diterima', 'ditinjau', 'diteruskan')"
+#: States of a decided complaint: the complainant may reopen it once, and statistics count it as handled.
+DECIDED_STATUSES = (ComplaintStatus.SELESAI, ComplaintStatus.DITOLAK)
+_OPEN_SQL = f"status IN ({', '.join(repr(s.value) for s in OPEN_STATUSES)})"
 
 
 class CorrectionField(enum.StrEnum):

@@ -32,8 +32,7 @@ from werkzeug.utils import safe_join
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
-from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
-from portal.models.types import utcnow
+from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser, utcnow
 from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries

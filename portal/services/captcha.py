@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import CaptchaChallenge
-from portal.models.types import utcnow
+from portal.models import CaptchaChallenge, utcnow
 
 ANSWER_DIGITS = 5
 CHALLENGE_TTL = dt.timedelta(minutes=5)

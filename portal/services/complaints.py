@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.i18n import N_
 from portal.models import (
+    DECIDED_STATUSES,
     OPEN_STATUSES,
     ActorKind,
     Complaint,
@@ -32,8 +33,8 @@ from portal.models import (
     CorrectionField,
     Evidence,
     Region,
+    utcnow,
 )
-from portal.models.types import utcnow
 from portal.services.names import phonetic_key
 from portal.services.pii import PiiVault
 from portal.services.uploads import CleanImage, remove_stored, store_image
@@ -46,7 +47,6 @@ _CODE_INPUT = re.compile(r"[^0-9A-Z]")
 _MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 REOPEN_WINDOW = dt.timedelta(days=30)
-DECIDED_STATUSES = (ComplaintStatus.SELESAI, ComplaintStatus.DITOLAK)
 
 STATUS_LABELS: dict[ComplaintStatus, str] = {
     ComplaintStatus.DITERIMA: N_("Diterima"),

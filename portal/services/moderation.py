@@ -33,8 +33,8 @@ from portal.models import (
     Region,
     RegistryPerson,
     StaffUser,
+    utcnow,
 )
-from portal.models.types import utcnow
 from portal.services.audit import record
 from portal.services.lookup import age_on
 from portal.services.pii import PiiVault, mask_number

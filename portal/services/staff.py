@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from zxcvbn import zxcvbn
 
 from portal.i18n import N_
-from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser
-from portal.models.types import utcnow
+from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser, utcnow
 from portal.services.audit import record
 
 MIN_PASSWORD_LENGTH = 12
@@ -222,7 +221,8 @@ def user_for_session(session: Session, token: str | None, *, now: dt.datetime | 
     if not token:
         return None
     now = now or utcnow()
-    row = session.get(StaffSession, _token_hash(token))
+    # One query for the session and its staff member, on every staff page.
+    row = session.get(StaffSession, _token_hash(token), options=[joinedload(StaffSession.staff)])
     if row is None:
         return None
     if row.last_seen_at + SESSION_IDLE < now or not row.staff.active:

@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Complaint, ComplaintEvent, ComplaintStatus, Region, RegionLevel
-from portal.models.types import utcnow
+from portal.models import DECIDED_STATUSES, Complaint, ComplaintEvent, ComplaintStatus, Region, RegionLevel, utcnow
 
 #: Counts below this are hidden; a median needs at least this many resolved complaints.
 THRESHOLD = 5
-#: A complaint counts as resolved once it is decided either way.
-RESOLVED_STATUSES = (ComplaintStatus.SELESAI, ComplaintStatus.DITOLAK)
 _KABUPATEN_CODE_LENGTH = 5  # "32.04" out of "32.04.05.2001"
 
 
@@ -185,7 +182,7 @@ def _filed(session: Session, kabupaten_code: str | None) -> list[_Filed]:
                ComplaintEvent.id, ComplaintEvent.created_at)
         .outerjoin(ComplaintEvent, and_(
             ComplaintEvent.complaint_id == Complaint.id,
-            Complaint.status.in_(RESOLVED_STATUSES),
+            Complaint.status.in_(DECIDED_STATUSES),
             ComplaintEvent.to_status == Complaint.status,
         ))
         .where(Complaint.status != ComplaintStatus.DISEMBUNYIKAN)
@@ -195,7 +192,7 @@ def _filed(session: Session, kabupaten_code: str | None) -> list[_Filed]:
     complaints: dict[int, tuple[str, bool, dt.datetime]] = {}
     decided: dict[int, tuple[int, dt.datetime]] = {}
     for complaint_id, desa_code, status, created_at, event_id, decided_at in session.execute(query):
-        complaints[complaint_id] = (desa_code, status in RESOLVED_STATUSES, created_at)
+        complaints[complaint_id] = (desa_code, status in DECIDED_STATUSES, created_at)
         if event_id is not None and (complaint_id not in decided or event_id > decided[complaint_id][0]):
             decided[complaint_id] = (event_id, decided_at)
     filed = []
