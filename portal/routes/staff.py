@@ -32,7 +32,7 @@ from werkzeug.utils import safe_join
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
-from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser, utcnow
+from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
 from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
@@ -144,10 +144,8 @@ def queue():
     page_number = int(page) if page.isdecimal() and page.isascii() and 0 < int(page) < 100000 else 1
     result = moderation.queue(db.session, me(), filters, page=page_number)
     pager_args = {k: v for k, v in request.args.items() if k != "hal"}
-    return render_template("staff/queue.html", page=result, filters=filters, page_number=page_number,
-                           pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS, now=utcnow(),
-                           age_days=moderation.age_days)
+    return render_template("staff/queue.html", page=result, filters=filters, pager_args=pager_args,
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS)
 
 
 @bp.get("/antrian.csv")

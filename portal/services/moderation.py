@@ -100,10 +100,28 @@ class QueueFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueRow:
+    complaint: Complaint
+    age_days: int
+    #: Still open after the official verification window.
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
 class QueuePage:
-    complaints: list[Complaint]
+    rows: list[QueueRow]
     total: int
     counts: dict[ComplaintStatus, int] = field(default_factory=dict)
+    page: int = 1
+    per_page: int = 25
+
+    @property
+    def complaints(self) -> list[Complaint]:
+        return [row.complaint for row in self.rows]
+
+    @property
+    def has_next(self) -> bool:
+        return self.total > self.page * self.per_page
 
 
 def _queue_query(user: StaffUser, filters: QueueFilter, now: dt.datetime):
@@ -125,12 +143,19 @@ def queue(session: Session, user: StaffUser, filters: QueueFilter, *, page: int 
           now: dt.datetime | None = None) -> QueuePage:
     """Complaints in the user's scope matching the filters, oldest first, with counts per status."""
     now = now or utcnow()
+    page = max(page, 1)
     query = _queue_query(user, filters, now)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    complaints = list(session.scalars(
-        query.order_by(Complaint.created_at, Complaint.id).limit(per_page).offset((max(page, 1) - 1) * per_page)
-    ))
-    return QueuePage(complaints, total, _status_counts(session, user))
+    complaints = session.scalars(
+        query.order_by(Complaint.created_at, Complaint.id).limit(per_page).offset((page - 1) * per_page)
+    )
+    rows = [_queue_row(c, now) for c in complaints]
+    return QueuePage(rows, total, _status_counts(session, user), page, per_page)
+
+
+def _queue_row(complaint: Complaint, now: dt.datetime) -> QueueRow:
+    days = age_days(complaint, now)
+    return QueueRow(complaint, days, days >= OVERDUE_AFTER_DAYS and complaint.status in OPEN_STATUSES)
 
 
 def _status_counts(session: Session, user: StaffUser) -> dict[ComplaintStatus, int]:
@@ -382,6 +407,7 @@ class Dashboard:
     by_kind: dict[ComplaintKind, int]
     overdue: int
     median_days_to_first_response: float | None
+    overdue_after_days: int = OVERDUE_AFTER_DAYS
 
 
 def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None) -> Dashboard:
