@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -28,7 +27,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
-from werkzeug.utils import safe_join
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
@@ -37,7 +35,7 @@ from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.complaints import KIND_LABELS, STATUS_LABELS
-from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image
+from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
 
@@ -219,12 +217,11 @@ def reveal_nik(code: str):
 
 def _private_image(stored_name: str | None, download_name: str) -> Response:
     """A stored photo for staff only: inline, never cached, never sniffed, sandboxed."""
-    path = safe_join(str(upload_dir()), stored_name) if stored_name else None
-    if path is None or not Path(path).is_file():
+    stored = stored_file(upload_dir(), stored_name)
+    if stored is None:
         abort(404)
-    suffix = Path(path).suffix
-    response = send_file(path, mimetype="image/png" if suffix == ".png" else "image/jpeg", max_age=0,
-                         download_name=download_name + suffix)
+    path, content_type = stored
+    response = send_file(path, mimetype=content_type, max_age=0, download_name=download_name + path.suffix)
     response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace(
         "attachment", "inline")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

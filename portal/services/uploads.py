@@ -207,6 +207,14 @@ def remove_stored(folder: Path, names: Iterable[str]) -> None:
             logger.warning("could not remove stored upload %s: %s", name, exc.strerror)
 
 
+def stored_file(folder: Path, name: str | None) -> tuple[Path, str] | None:
+    """The path and content type of an image `store_image` wrote under `name`, or None."""
+    if not name or not is_stored_name(name):
+        return None
+    path = folder / name
+    return (path, _STORED_EXTENSIONS[path.suffix]) if path.is_file() else None
+
+
 def is_stored_name(name: str) -> bool:
     """Whether `name` has the shape of a name returned by `store_image` (safe to join to its folder)."""
     return _STORED_NAME.fullmatch(name) is not None

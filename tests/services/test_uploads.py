@@ -482,6 +482,15 @@ def test_store_image_writes_a_private_file_with_a_random_name(tmp_path: Path):
     assert uploads.is_stored_name(name)
 
 
+def test_a_stored_image_is_found_again_by_its_name_and_nothing_else_is(tmp_path: Path):
+    name = store_image(tmp_path, clean(make_jpeg()))
+    (tmp_path.parent / "secret.jpg").write_bytes(b"x")
+
+    assert uploads.stored_file(tmp_path, name) == (tmp_path / name, "image/jpeg")
+    for other in (None, "", "../secret.jpg", "0" * 32 + ".jpg", name.replace(".jpg", ".png")):
+        assert uploads.stored_file(tmp_path, other) is None
+
+
 def test_store_image_never_reuses_a_name(tmp_path: Path):
     image = clean(make_jpeg())
 
