@@ -20,7 +20,7 @@ from lokal import parse_nik
 from portal.extensions import db
 from portal.models import RegionLevel, RegistryPerson, StaffRole, StaffUser
 from portal.services import demo, staff
-from portal.services.regions import load_regions, normalise_region_code
+from portal.services.regions import load_regions
 from portal.services.registry_import import (
     REASONS,
     WARNINGS,
@@ -199,7 +199,7 @@ def staff_create(username: str, role: str, region: str | None, prompt: bool, ask
         nik_hash = current_app.extensions["pii_vault"].digest(nik)
     try:
         user = staff.create_staff(db.session, username, StaffRole(role),
-                                  normalise_region_code(region) if region else None, password, nik_hash=nik_hash)
+                                  region or None, password, nik_hash=nik_hash)
     except staff.StaffError as refused:
         raise click.ClickException(_(refused.message, **refused.params)) from None
     click.echo(_("Akun %(username)s dibuat (%(role)s, %(region)s).", username=user.username, role=role,

@@ -71,7 +71,7 @@ def _private(response: Response) -> Response:
 
 @bp.context_processor
 def _labels() -> dict:
-    return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "StaffRole": StaffRole}
+    return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "is_manager": staff.is_manager}
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def musdes(code: str):
 
 
 def _managers_only() -> None:
-    if me().role not in (StaffRole.KABUPATEN, StaffRole.ADMIN):
+    if not staff.is_manager(me()):
         abort(404)
 
 
@@ -332,14 +332,12 @@ def accounts():
         password = staff.generate_password()
         try:
             user = staff.create_staff(db.session, form.username.data, StaffRole(form.role.data),
-                                      form.region.data.strip(), password, by=me())
+                                      form.region.data, password, by=me())
             created = (user.username, password)  # shown once, on this response only
         except staff.StaffError as refused:
             db.session.rollback()
             form.username.errors = [_(refused.message, **refused.params)]
-    users = db.session.scalars(
-        db.select(StaffUser).where(staff.scope_condition(me(), StaffUser.region_code)).order_by(StaffUser.username)
-    ).all()
+    users = staff.accounts_in_scope(db.session, me())
     return render_template("staff/accounts.html", form=form, users=users, created=created)
 
 
@@ -348,8 +346,11 @@ def accounts():
 def disable_account(username: str):
     _managers_only()
     user = staff.get_staff(db.session, username)
-    if user is None or user.id == me().id or not staff.can_manage(me(), user.role, user.region_code):
+    if user is None:
         abort(404)
-    staff.set_active(db.session, user, False, by=me())
+    try:
+        staff.set_active(db.session, user, False, by=me())
+    except staff.StaffError:
+        abort(404)  # outside the manager's reach looks the same as unknown
     flash(_("Akun %(username)s dinonaktifkan.", username=user.username))
     return redirect(url_for(".accounts"), code=303)

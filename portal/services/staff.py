@@ -25,6 +25,7 @@ from zxcvbn import zxcvbn
 from portal.i18n import N_
 from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser, utcnow
 from portal.services.audit import record
+from portal.services.regions import normalise_region_code
 
 MIN_PASSWORD_LENGTH = 12
 SESSION_IDLE = dt.timedelta(minutes=30)
@@ -93,22 +94,35 @@ def scope_condition(user: StaffUser, column: ColumnElement[str]) -> ColumnElemen
     return (column == scope) | column.startswith(scope + ".", autoescape=True)
 
 
+def is_manager(user: StaffUser) -> bool:
+    """Kabupaten and admin users manage accounts and read the audit log."""
+    return user.role in (StaffRole.KABUPATEN, StaffRole.ADMIN)
+
+
 def can_manage(manager: StaffUser, role: StaffRole, region_code: str | None) -> bool:
     """Kabupaten and admin users manage accounts of lower roles inside their own scope."""
-    if manager.role not in (StaffRole.KABUPATEN, StaffRole.ADMIN):
-        return False
     if manager.role is StaffRole.ADMIN:
         return True
+    if not is_manager(manager):
+        return False
     return ROLE_RANK[role] < ROLE_RANK[manager.role] and region_code is not None and in_scope(manager, region_code)
 
 
 # -- accounts -------------------------------------------------------------------------------
 
 
+def accounts_in_scope(session: Session, user: StaffUser) -> list[StaffUser]:
+    """The accounts whose region lies in the user's scope, by username."""
+    return list(session.scalars(
+        select(StaffUser).where(scope_condition(user, StaffUser.region_code)).order_by(StaffUser.username)
+    ))
+
+
 def create_staff(session: Session, username: str, role: StaffRole, region_code: str | None, password: str,
                  *, nik_hash: bytes | None = None, by: StaffUser | None = None) -> StaffUser:
-    """Create an account; the region must exist at the level the role needs. Commits."""
+    """Create an account; the region (dotted or not) must exist at the level the role needs. Commits."""
     username = normalise_username(username)
+    region_code = normalise_region_code(region_code) if region_code else None
     if not _USERNAME.match(username):
         raise StaffError(N_("Nama pengguna 3–40 karakter: huruf kecil, angka, titik, garis bawah atau tanda hubung."))
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
@@ -139,8 +153,11 @@ def get_staff(session: Session, username: str) -> StaffUser | None:
 
 
 def set_active(session: Session, user: StaffUser, active: bool, *, by: StaffUser | None = None) -> None:
-    """Disable (or enable) an account; disabling ends its sessions. Commits."""
-    if by is not None and not can_manage(by, user.role, user.region_code):
+    """Disable (or enable) an account; disabling ends its sessions. Commits.
+
+    A manager may change accounts they manage, never their own.
+    """
+    if by is not None and (by.id == user.id or not can_manage(by, user.role, user.region_code)):
         raise StaffError(N_("Anda tidak berwenang mengubah akun ini."))
     user.active = active
     if not active:

@@ -261,6 +261,10 @@ def test_kabupaten_creates_and_disables_accounts_inside_its_scope(app, world):
     assert client.post("/staf/akun/op.baru/nonaktif").status_code == 303
     assert login(app.test_client(), "op.baru", password).status_code == 200
     assert client.post("/staf/akun/admin/nonaktif").status_code == 404
+    assert client.post("/staf/akun/kabupaten/nonaktif").status_code == 404  # never oneself
+    assert client.get("/staf/akun").status_code == 200
+    undotted = client.post("/staf/akun", data={"username": "op.dua", "role": "desa", "region": DESA_B.replace(".", "")})
+    assert "op.dua" in undotted.text and "<code>" in undotted.text
     with app.app_context():
         actions = {e.action for e in db.session.scalars(select(AuditEntry))}
         assert {"akun_dibuat", "akun_nonaktif", "masuk"} <= actions
