@@ -24,7 +24,7 @@ from lokal import parse_nik
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, aliased
 
-from portal.i18n import N_
+from portal.i18n import N_, UserFacingError
 from portal.models import ImportBatch, Programme, RegistryPerson, Sex
 from portal.services.names import is_plausible_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
@@ -71,13 +71,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 _OLDEST_BIRTH = dt.date(1900, 1, 1)
 
 
-class ImportStopped(Exception):
-    """The file as a whole cannot be imported; nothing was changed. The message is for the user."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
+class ImportStopped(UserFacingError):
+    """The file as a whole cannot be imported; nothing was changed."""
 
 
 class RowIssue(NamedTuple):

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.orm import Session, joinedload
 from zxcvbn import zxcvbn
 
-from portal.i18n import N_
+from portal.i18n import N_, UserFacingError
 from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser, utcnow
 from portal.services.audit import record
 from portal.services.regions import normalise_region_code
@@ -46,13 +46,8 @@ def _dummy_hash() -> str:
 ROLE_RANK = {StaffRole.DESA: 1, StaffRole.KECAMATAN: 2, StaffRole.KABUPATEN: 3, StaffRole.ADMIN: 4}
 
 
-class StaffError(Exception):
-    """A refused account operation; `message` is for the user (Bahasa Indonesia)."""
-
-    def __init__(self, message: str, **params: object) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
+class StaffError(UserFacingError):
+    """A refused account operation."""
 
 
 
