@@ -1,4 +1,4 @@
-"""Marker for user-facing strings defined outside a request (translated where they are shown)."""
+"""User-facing text defined outside a request: the `N_` marker, and errors that carry such text."""
 
 
 def N_(message: str) -> str:

@@ -186,14 +186,10 @@ def file_complaint(
     Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days.
     """
     now = now or utcnow()
-    earlier = _existing(session, idempotency_key)
-    if earlier is not None:
-        return FilingResult(earlier.code, created=False)
     nik_hash = vault.digest(draft.complainant_nik)
     subject_key = _subject_key(vault, draft)
-    duplicate = _open_duplicate(session, nik_hash, draft.kind, subject_key)
-    if duplicate is not None:
-        return FilingResult(hint_of(duplicate.code), created=False, duplicate_open=True)
+    if (earlier := _earlier_filing(session, idempotency_key, nik_hash, draft.kind, subject_key)) is not None:
+        return earlier
     if draft.kind is ComplaintKind.SANGGAH and _sanggah_count(
         session, nik_hash, now - dt.timedelta(days=30)
     ) >= sanggah_limit:
@@ -246,17 +242,25 @@ def file_complaint(
         # A concurrent twin won the race (same form, or same open subject): answer with its code.
         session.rollback()
         remove_stored(upload_dir, stored)
-        twin = _existing(session, idempotency_key)
-        if twin is not None:
-            return FilingResult(twin.code, created=False)
-        duplicate = _open_duplicate(session, nik_hash, draft.kind, subject_key)
-        if duplicate is None:
+        if (twin := _earlier_filing(session, idempotency_key, nik_hash, draft.kind, subject_key)) is None:
             raise
-        return FilingResult(hint_of(duplicate.code), created=False, duplicate_open=True)
+        return twin
     except BaseException:
         session.rollback()
         remove_stored(upload_dir, stored)
         raise
+
+
+def _earlier_filing(session: Session, idempotency_key: str, nik_hash: bytes, kind: ComplaintKind,
+                    subject_key: bytes) -> FilingResult | None:
+    """The answer for a form already filed (its code), or for an open duplicate (a hint of its code)."""
+    earlier = _existing(session, idempotency_key)
+    if earlier is not None:
+        return FilingResult(earlier.code, created=False)
+    duplicate = _open_duplicate(session, nik_hash, kind, subject_key)
+    if duplicate is not None:
+        return FilingResult(hint_of(duplicate.code), created=False, duplicate_open=True)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
