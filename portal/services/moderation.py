@@ -420,13 +420,12 @@ def dashboard(session: Session, user: StaffUser, now: dt.datetime | None = None)
     overdue = session.scalar(select(func.count()).select_from(Complaint).where(
         in_scope_, Complaint.status.in_(OPEN_STATUSES),
         Complaint.created_at <= now - dt.timedelta(days=OVERDUE_AFTER_DAYS))) or 0
-    first_staff = (
-        select(ComplaintEvent.complaint_id, func.min(ComplaintEvent.created_at).label("first_at"))
-        .where(ComplaintEvent.actor == ActorKind.STAF).group_by(ComplaintEvent.complaint_id).subquery()
-    )
+    # Each complaint in scope with the moment staff first acted on it (only complaints they have).
     pairs = session.execute(
-        select(Complaint.created_at, first_staff.c.first_at)
-        .join(first_staff, first_staff.c.complaint_id == Complaint.id).where(in_scope_)
+        select(Complaint.created_at, func.min(ComplaintEvent.created_at))
+        .join(ComplaintEvent, ComplaintEvent.complaint_id == Complaint.id)
+        .where(in_scope_, ComplaintEvent.actor == ActorKind.STAF)
+        .group_by(Complaint.id, Complaint.created_at)
     ).all()
     waits = [(first - created).total_seconds() / 86400 for created, first in pairs]
     return Dashboard(Counter(by_status), Counter(by_kind), overdue,

@@ -153,3 +153,23 @@ def test_the_audit_log_is_append_only(session, operator):
     with pytest.raises(Exception, match="append-only"):
         session.commit()
     session.rollback()
+
+
+def test_the_dashboard_median_counts_the_first_staff_action_in_scope_only(session, vault, operator):
+    import datetime as dt
+
+    from portal.models import ActorKind, ComplaintEvent
+
+    outsider = make_staff(session, "operator.c", "desa", DESA_C)
+    for desa, subject, days in ((DESA_A, "Budi Santoso", (1, 5)), (DESA_A, "Citra Dewi", (3,)),
+                                (DESA_C, "Dedi Kurnia", (10,))):
+        complaint = session.scalars(select(Complaint).where(
+            Complaint.code == make_complaint(session, vault, desa=desa, subject=subject))).one()
+        for day in days:
+            session.add(ComplaintEvent(complaint_id=complaint.id, actor=ActorKind.STAF, to_status=S.DITINJAU,
+                                       created_at=complaint.created_at + dt.timedelta(days=day), note="",
+                                       public=True))
+    session.commit()
+
+    assert moderation.dashboard(session, operator).median_days_to_first_response == 2.0  # of 1 and 3
+    assert moderation.dashboard(session, outsider).median_days_to_first_response == 10.0
