@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from lokal import parse_nik
 
 from portal.extensions import db
-from portal.models import RegionLevel, RegistryPerson, StaffRole, StaffUser
+from portal.models import RegionLevel, StaffRole, StaffUser
 from portal.services import demo, staff
 from portal.services.regions import load_regions
 from portal.services.registry_import import (
@@ -27,6 +27,7 @@ from portal.services.registry_import import (
     ImportStopped,
     RowIssue,
     import_registry,
+    registry_is_empty,
 )
 
 regions_cli = AppGroup("regions", help="Wilayah resmi Kemendagri.")
@@ -149,7 +150,7 @@ def registry_import(file: str, period: str | None, dry_run: bool, report: str | 
 @click.option("--seed", "random_seed", default=2025, show_default=True, help="Benih acak.")
 def demo_seed(desa: tuple[str, ...], people: int, if_empty: bool, random_seed: int) -> None:
     """Buat ekstrak DTSEN sintetis lalu impor lewat pengimpor yang sama."""
-    if if_empty and db.session.query(RegistryPerson.id).limit(1).first() is not None:
+    if if_empty and not registry_is_empty(db.session):
         click.echo(_("Registri sudah berisi data; data contoh tidak dibuat."))
         return
     codes = list(desa) or list(demo.DEFAULT_DESA)

@@ -20,7 +20,7 @@ from portal.forms import DesilForm, LookupForm
 from portal.routes.common import captcha_keys, captcha_solved, limit, new_captcha, no_store, pii_vault
 from portal.services import captcha_media
 from portal.services.captcha import challenge_is_live
-from portal.services.lookup import LookupOutcome, find_people, reveal_desil
+from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
 from portal.services.registry_import import latest_batch
 
@@ -86,7 +86,7 @@ def check():
     }[result.outcome]
     desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data})
     page = render_template(template, result=result, form=form, desa=desa, regions=form.regions,
-                           desil_form=desil_form)
+                           desil_form=desil_form, max_results=MAX_RESULTS)
     return no_store(make_response(page))
 
 

@@ -15,12 +15,11 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import CaptchaChallenge, utcnow
+from portal.services.pii import derive_key
 
 ANSWER_DIGITS = 5
 CHALLENGE_TTL = dt.timedelta(minutes=5)
@@ -33,13 +32,8 @@ class CaptchaKeys:
     """The two keys a captcha needs, derived from the app's SECRET_KEY."""
 
     def __init__(self, secret_key: str, fixed_answer: str | None = None) -> None:
-        def derive(purpose: bytes) -> bytes:
-            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-                secret_key.encode()
-            )
-
-        self._answer_key = derive(b"portal-bansos captcha answer v1")
-        self._hash_key = derive(b"portal-bansos captcha hash v1")
+        self._answer_key = derive_key(secret_key.encode(), b"portal-bansos captcha answer v1")
+        self._hash_key = derive_key(secret_key.encode(), b"portal-bansos captcha hash v1")
         self._fixed_answer = fixed_answer
 
     def answer(self, challenge_id: str) -> str:

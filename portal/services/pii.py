@@ -26,7 +26,8 @@ class PiiKeyError(ValueError):
     """The configured NIK_ENCRYPTION_KEY is not 32 bytes of base64."""
 
 
-def _derive(master: bytes, purpose: bytes) -> bytes:
+def derive_key(master: bytes, purpose: bytes) -> bytes:
+    """A 32-byte key for one `purpose`, derived from a master secret (HKDF-SHA256)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
@@ -40,8 +41,8 @@ class PiiVault:
             raise PiiKeyError("NIK_ENCRYPTION_KEY must be base64") from exc
         if len(master) != 32:
             raise PiiKeyError("NIK_ENCRYPTION_KEY must decode to 32 bytes")
-        self._aead = AESGCM(_derive(master, b"portal-bansos pii encryption v1"))
-        self._hash_key = _derive(master, b"portal-bansos pii matching v1")
+        self._aead = AESGCM(derive_key(master, b"portal-bansos pii encryption v1"))
+        self._hash_key = derive_key(master, b"portal-bansos pii matching v1")
 
     def encrypt(self, value: str, field: str) -> bytes:
         """Ciphertext of `value`, bound to `field` ("nik", "kk", …) so it cannot be swapped."""

@@ -538,6 +538,10 @@ def _run(session: Session, vault: PiiVault, text: IO[str], counting: _CountingRe
     return result
 
 
+def registry_is_empty(session: Session) -> bool:
+    return session.scalar(select(RegistryPerson.id).limit(1)) is None
+
+
 def latest_batch(session: Session) -> ImportBatch | None:
     """The most recent committed import, for "data as of" notices."""
     return session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1)).first()
