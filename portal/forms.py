@@ -175,6 +175,8 @@ def _digits_only(text: str | None) -> str:
 class ComplaintForm(RegionForm, CaptchaForm):
     """Usul, sanggah or perbaikan data, with up to three photos."""
 
+    max_photos = MAX_PHOTOS  # for the page's own check before sending
+
     jenis = RadioField(
         _l("Jenis aduan"),
         choices=[

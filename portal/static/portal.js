@@ -170,8 +170,9 @@
       const files = Array.from(photos.files || []);
       const total = files.reduce((sum, f) => sum + f.size, 0);
       const big = files.some((f) => f.size > Number(photos.dataset.maxBytes));
-      photos.setCustomValidity(big || total > Number(photos.dataset.maxTotal) || files.length > 3
-        ? 'Foto terlalu besar atau terlalu banyak (paling banyak 3 foto, masing-masing '
+      const most = Number(photos.dataset.maxFiles);
+      photos.setCustomValidity(big || total > Number(photos.dataset.maxTotal) || files.length > most
+        ? 'Foto terlalu besar atau terlalu banyak (paling banyak ' + most + ' foto, masing-masing '
         + Math.floor(Number(photos.dataset.maxBytes) / 1048576) + ' MB).' : '');
       photos.reportValidity();
     });

@@ -120,6 +120,7 @@ def test_fake_images_are_refused_with_a_reason(app, client, session, name, conte
 def test_more_than_three_photos_are_refused(app, client, session):
     response = submit(app, client, files=[(f"{n}.jpg", jpeg_bytes()) for n in range(4)])
     assert "Paling banyak 3 foto" in response.text and complaints(session) == 0
+    assert 'data-max-files="3"' in form_page(client)  # the page checks the same limit before sending
 
 
 def test_a_wrong_captcha_keeps_the_form(app, client, session):
