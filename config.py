@@ -35,9 +35,14 @@ class Config:
 
     # Number of reverse proxies in front of the app; 0 ignores X-Forwarded-* entirely.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
+    # Redis: shared rate-limit counters and spent captcha challenges for every worker and host.
+    # Unset: counters live in each worker's memory and spent challenges in instance/.
     REDIS_URL = os.environ.get("REDIS_URL") or None
-    # Rate-limit counters: in-process by default, shared through Redis in production.
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS") or 0.5)
+    # While Redis does not answer, limits keep applying from each worker's memory (never "no
+    # limits"); Flask-Limiter tries Redis again with a growing backoff and returns to it by itself.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "portal"
 
     # Rate limits (Flask-Limiter syntax), per client address unless said otherwise.
     LOOKUP_LIMIT = os.environ.get("LOOKUP_LIMIT", "10/minute;100/day")
@@ -75,6 +80,7 @@ class TestConfig(Config):
     # 32 zero bytes, base64: deterministic test data, never used outside tests.
     NIK_ENCRYPTION_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
 

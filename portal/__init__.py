@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 from flask import Flask
 from flask_babel import get_locale
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,7 +17,7 @@ from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.secrets import load_development_secrets
 from portal.security import add_security_headers
-from portal.services.captcha import CaptchaKeys
+from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
 from portal.services.pii import PiiVault
 
 
@@ -50,7 +51,10 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     app.extensions["pii_vault"] = PiiVault(app.config["NIK_ENCRYPTION_KEY"])
-    app.extensions["captcha_keys"] = CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"])
+    _bind_redis(app)
+    app.extensions["captcha"] = Captcha(
+        CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"]), _spent_challenges(app)
+    )
     app.after_request(add_security_headers)
 
     db.init_app(app)
@@ -76,6 +80,35 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _bind_redis(app: Flask) -> None:
+    """One Redis client per app (it connects lazily), and the limiter's storage on the same server."""
+    url = app.config["REDIS_URL"]
+    app.extensions["redis"] = None
+    if not url:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+        return
+    timeout = app.config["REDIS_TIMEOUT_SECONDS"]
+    app.extensions["redis"] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", url)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
+
+
+def _spent_challenges(app: Flask) -> SpentChallenges:
+    """Redis when configured; otherwise a table: a SQLite file of its own next to an embedded
+    database (so an import's writer lock never delays an attempt), or PostgreSQL's own."""
+    if app.extensions["redis"] is not None:
+        return RedisSpentChallenges(app.extensions["redis"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        def side_engine() -> Engine:
+            os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+            path = os.path.join(app.instance_path, "spent_challenges.db")
+            timeout = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+            return create_engine("sqlite:///" + path, connect_args={"timeout": timeout})
+
+        return SqlSpentChallenges(side_engine, create_table=True)
+    return SqlSpentChallenges(lambda: db.engine)
 
 
 @event.listens_for(Engine, "connect")

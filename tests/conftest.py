@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -27,6 +28,8 @@ DESA_C = "53.71.01.1001"  # Namosain, Kota Kupang
 TODAY = dt.date(2026, 11, 25)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+#: A Redis database the suite may empty before each test (TestConfig reads it as REDIS_URL).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
 
 def postgres_available(url: str) -> bool:
@@ -50,10 +53,29 @@ def test_regions() -> list[RegionRecord]:
 def database_server() -> str:
     """TEST_DATABASE_URL when it answers; skips where it is absent, but never in CI (CI=true)."""
     if POSTGRES_URL and not postgres_available(POSTGRES_URL):
-        if os.environ.get("CI"):
-            pytest.fail(f"TEST_DATABASE_URL is set but does not answer: {POSTGRES_URL}")
-        pytest.skip("TEST_DATABASE_URL does not answer on this machine")
+        _unavailable("TEST_DATABASE_URL")
     return POSTGRES_URL
+
+
+def _unavailable(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is set but does not answer")
+    pytest.skip(f"{what} does not answer on this machine")
+
+
+@pytest.fixture(autouse=True)
+def redis_server() -> Iterator[str]:
+    """TEST_REDIS_URL emptied before each test, so counters and spent ids never leak between tests."""
+    if not REDIS_URL:
+        yield ""
+        return
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        _unavailable("TEST_REDIS_URL")
+    yield REDIS_URL
+    client.close()
 
 
 def _database_url(server: str, tmp_path: Path) -> str:

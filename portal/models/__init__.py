@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models. No Flask request objects in here."""
 
-from portal.models.captcha import CaptchaChallenge
+from portal.models.captcha import SpentChallenge
 from portal.models.complaint import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -42,7 +42,7 @@ __all__ = [
     "ComplaintStatus",
     "CorrectionField",
     "Evidence",
-    "CaptchaChallenge",
+    "SpentChallenge",
     "ImportBatch",
     "Programme",
     "Region",

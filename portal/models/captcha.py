@@ -1,23 +1,20 @@
-"""Captcha challenges, kept only on the server."""
+"""Spent captcha challenges: the only thing a captcha ever writes."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
 from portal.models.types import UTCDateTime
 
 
-class CaptchaChallenge(db.Model):
-    """One challenge: a random id handed to the form, the answer only as a keyed hash."""
+class SpentChallenge(db.Model):
+    """A challenge id whose one attempt was made; kept until the challenge would have expired."""
 
-    __tablename__ = "captcha_challenge"
+    __tablename__ = "spent_challenge"
 
-    id: Mapped[str] = mapped_column(String(43), primary_key=True)
-    answer_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-    #: Set by the one attempt the challenge allows, whatever its outcome.
-    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 from flask import Response, current_app
 from flask_babel import gettext as _
 
-from portal.extensions import db
 from portal.forms import CaptchaForm
-from portal.services.captcha import CHALLENGE_TTL, CaptchaKeys, attempt_challenge, issue_challenge
+from portal.services.captcha import Captcha, ChallengePurpose
 from portal.services.pii import PiiVault
 
 
@@ -35,19 +33,21 @@ def upload_dir() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"] or Path(current_app.instance_path) / "uploads")
 
 
-def captcha_keys() -> CaptchaKeys:
-    return current_app.extensions["captcha_keys"]
+def captcha() -> Captcha:
+    return current_app.extensions["captcha"]
 
 
-def new_captcha(form: CaptchaForm, ttl: dt.timedelta = CHALLENGE_TTL) -> None:
-    """Give the form a fresh challenge; the old answer is cleared, never re-shown."""
-    form.captcha_id.data = issue_challenge(db.session, captcha_keys(), ttl=ttl)
+def new_captcha(form: CaptchaForm, purpose: ChallengePurpose) -> None:
+    """Give the form a fresh challenge for its purpose; the old answer is cleared, never re-shown."""
+    form.captcha_id.data = captcha().issue(purpose)
     form.captcha_jawaban.data = ""
 
 
-def captcha_solved(form: CaptchaForm) -> bool:
-    """Spend the form's challenge; on failure put the message next to the answer field."""
-    if attempt_challenge(db.session, captcha_keys(), form.captcha_id.data, form.captcha_jawaban.data):
+def captcha_solved(form: CaptchaForm, purpose: ChallengePurpose) -> bool:
+    """Spend the form's challenge; on failure put the message next to the answer field.
+
+    Raises CaptchaUnavailable when the attempt cannot be judged (the store is down)."""
+    if captcha().attempt(purpose, form.captcha_id.data, form.captcha_jawaban.data):
         return True
     form.captcha_jawaban.errors = [_("Angka tidak sesuai atau gambar sudah kedaluwarsa. "
                                      "Ketik angka pada gambar yang baru.")]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db, limiter
 from portal.forms import ComplaintForm, ReopenForm, TrackForm
 from portal.models import ComplaintKind, CorrectionField
 from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.complaints import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -26,18 +27,19 @@ from portal.services.uploads import CleanImage, UploadRejected, clean_image
 
 bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
+SERVICE_DISRUPTED = _l("Layanan sedang gangguan sehingga aduan Anda belum terkirim. Isian Anda masih ada di "
+                       "bawah: ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+
 _FILED = "filed_complaint"
-COMPLAINT_CAPTCHA_TTL = dt.timedelta(minutes=30)
 
 
-def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int = 200):
+def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int = 200, notice: str | None = None):
     """The complaint form with a fresh captcha; what was typed stays (files cannot)."""
-    # Filling this form takes longer than a lookup: its challenge lives longer.
-    new_captcha(form, ttl=COMPLAINT_CAPTCHA_TTL)
+    new_captcha(form, ChallengePurpose.COMPLAINT)
     form.token.data = form.token.data or secrets.token_urlsafe(24)
     form.fill_region_choices()
     return no_store(make_response(
-        render_template("complaints/new.html", form=form, region_errors=region_errors), status
+        render_template("complaints/new.html", form=form, region_errors=region_errors, notice=notice), status
     ))
 
 
@@ -101,8 +103,13 @@ def submit():
         region_errors["desa"] = _("Pilih desa/kelurahan tempat orang tersebut terdaftar.")
     if not fields_ok or region_errors:
         return _form_page(form, region_errors)
-    images = _clean_photos(form)
-    if images is None or not captcha_solved(form):
+    # The captcha is spent before any photo is decoded: decoding is the expensive part.
+    try:
+        solved = captcha_solved(form, ChallengePurpose.COMPLAINT)
+    except CaptchaUnavailable:
+        return _form_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
+    images = _clean_photos(form) if solved else None
+    if images is None:
         return _form_page(form, region_errors)
     try:
         result = file_complaint(

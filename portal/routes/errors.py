@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Flask, current_app, render_template
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from portal.services.captcha import CaptchaUnavailable
 
 PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
 
@@ -38,6 +41,12 @@ def register(app: Flask) -> None:
         # The database is down, locked or overloaded: say so plainly. Only the type is logged,
         # since the message carries the statement's parameters (names, hashes).
         app.logger.error("database unavailable: %s", type(error).__name__)
+        return _render(ServiceUnavailable.code)
+
+    @app.errorhandler(CaptchaUnavailable)
+    @app.errorhandler(redis.RedisError)
+    def store_unavailable(error: Exception):
+        app.logger.error("shared store unavailable: %s", type(error).__name__)
         return _render(ServiceUnavailable.code)
 
     @app.errorhandler(DBAPIError)

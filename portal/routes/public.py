@@ -14,29 +14,32 @@ from flask import (
     request,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db, limiter
 from portal.forms import DesilForm, LookupForm
-from portal.routes.common import captcha_keys, captcha_solved, limit, new_captcha, no_store, pii_vault
+from portal.routes.common import captcha, captcha_solved, limit, new_captcha, no_store, pii_vault
 from portal.services import captcha_media
-from portal.services.captcha import challenge_is_live
+from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
 from portal.services.registry_import import latest_batch
 
 bp = Blueprint("public", __name__)
 
+SERVICE_DISRUPTED = _l("Layanan sedang gangguan, coba lagi sebentar lagi. Isian Anda masih ada di bawah.")
+
 
 def _desa_key() -> str:
     return "desa:" + (request.form.get("desa") or "-")[:20]
 
 
-def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 200):
+def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 200, notice: str | None = None):
     """The lookup form with a fresh captcha; what was typed stays, the captcha answer does not."""
-    new_captcha(form)
+    new_captcha(form, ChallengePurpose.LOOKUP)
     form.fill_region_choices()
     page = render_template("public/index.html", form=form, region_errors=region_errors,
-                           batch=latest_batch(db.session))
+                           batch=latest_batch(db.session), notice=notice)
     return no_store(make_response(page, status))
 
 
@@ -74,7 +77,11 @@ def check():
             request.form.get(name) for name in region_errors
         )
         return _lookup_page(form, region_errors, 400 if malformed else 200)
-    if not captcha_solved(form):
+    try:
+        solved = captcha_solved(form, ChallengePurpose.LOOKUP)
+    except CaptchaUnavailable:
+        return _lookup_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
+    if not solved:
         return _lookup_page(form, region_errors)
 
     desa = form.regions["desa"]
@@ -107,9 +114,9 @@ def desil():
 
 def _captcha_media(challenge_id: str, render: Callable[[str], bytes], mimetype: str):
     """The image or sound of a live challenge, drawn from its id; never cached."""
-    if not challenge_is_live(db.session, challenge_id):
+    if captcha().live(challenge_id) is None:
         abort(404)
-    response = make_response(render(captcha_keys().answer(challenge_id)))
+    response = make_response(render(captcha().keys.answer(challenge_id)))
     response.mimetype = mimetype
     return no_store(response)
 

@@ -7,6 +7,8 @@ import logging
 import re
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from config import TestConfig
 from portal import create_app
@@ -37,7 +39,7 @@ def captcha_of(page: str) -> str:
 
 def solve(app, page: str) -> dict[str, str]:
     challenge = captcha_of(page)
-    return {"captcha_id": challenge, "captcha_jawaban": app.extensions["captcha_keys"].answer(challenge)}
+    return {"captcha_id": challenge, "captcha_jawaban": app.extensions["captcha"].keys.answer(challenge)}
 
 
 def lookup(app, client, name: str, **fields: str):
@@ -50,7 +52,7 @@ def test_form_lists_provinces_and_a_captcha_whose_answer_never_reaches_the_clien
     assert response.status_code == 200
     assert '<option value="32">Jawa Barat</option>' in response.text
     challenge = captcha_of(response.text)
-    answer = app.extensions["captcha_keys"].answer(challenge)
+    answer = app.extensions["captcha"].keys.answer(challenge)
     assert answer not in response.text
     assert all(answer not in cookie for cookie in response.headers.getlist("Set-Cookie"))
     image = client.get(f"/captcha/{challenge}.png")
@@ -250,3 +252,33 @@ def test_no_name_nik_or_captcha_answer_in_any_log_line(app, client, registry, ca
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in ("Siti Aminah", "SITI AMINAH", registry[0]["nik"], solved["captcha_jawaban"]):
         assert secret not in logged
+
+
+PUBLIC_PAGES = (
+    "/", f"/?desa={DESA_A}", "/aduan/baru", "/aduan/baru?jenis=usul", "/aduan/lacak", "/api/wilayah",
+    "/api/wilayah/32.04", "/api/wilayah/cari?q=cileunyi", "/cari-desa?q=cileunyi", "/statistik",
+)
+
+
+def test_showing_pages_and_captchas_writes_nothing(app, client, registry):
+    """No anonymous GET grows any storage: no statement that writes, no new Redis key."""
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() not in ("SELECT", "PRAGMA", "SHOW"):
+            writes.append(statement)
+
+    store = app.extensions["redis"]
+    keys_before = store.dbsize() if store is not None else 0
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        for path in PUBLIC_PAGES:
+            page = client.get(path)
+            assert page.status_code == 200, path
+        challenge = captcha_of(client.get("/").text)
+        assert client.get(f"/captcha/{challenge}.png").status_code == 200
+        assert client.get(f"/captcha/{challenge}.wav").status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert writes == []
+    assert (store.dbsize() if store is not None else 0) == keys_before
