@@ -29,6 +29,13 @@ class Config:
     # None means "SQLite file instance/portal.db", resolved against the app's instance path.
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+    # PostgreSQL: one pooled connection per gunicorn thread (plus as many in a burst), checked
+    # before use, and no statement allowed to hold a worker for long.
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", _env_int("WEB_THREADS", 2))
+    DATABASE_CONNECT_TIMEOUT_SECONDS = _env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3)
+    DATABASE_STATEMENT_TIMEOUT_MS = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10000)
+    # Public lookups and region reads may go to a read replica; unset, they use DATABASE_URL.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -49,6 +56,8 @@ class Config:
     LOOKUP_DESA_LIMIT = os.environ.get("LOOKUP_DESA_LIMIT", "300/hour")  # one desa, all addresses
     DESIL_LIMIT = os.environ.get("DESIL_LIMIT", "5/minute;20/day")
     STEP_LIMIT = os.environ.get("STEP_LIMIT", "60/minute")
+    # Showing a form (GET of /, /aduan/baru, /aduan/lacak): cheap, but never unlimited.
+    PAGE_LIMIT = os.environ.get("PAGE_LIMIT", "120/minute;3000/day")
     REGION_API_LIMIT = os.environ.get("REGION_API_LIMIT", "120/minute")
     CAPTCHA_MEDIA_LIMIT = os.environ.get("CAPTCHA_MEDIA_LIMIT", "60/minute")
     COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")

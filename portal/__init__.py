@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, ProductionConfig, check_config
-from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.extensions import babel, close_read_session, csrf, db, limiter, login_manager, migrate
 from portal.secrets import load_development_secrets
 from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
@@ -42,10 +42,10 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             "sqlite:///" + os.path.join(app.instance_path, "portal.db")
         )
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # The driver's busy timeout: concurrent writers wait instead of failing with "locked".
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {})["timeout"] = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).update(engine_options(app.config))
+    replica = app.config["DATABASE_REPLICA_URL"]
+    # Its own engine, not a Flask-SQLAlchemy bind: no model lives there, nothing is created there.
+    app.extensions["replica_engine"] = create_engine(replica, **engine_options(app.config, replica)) if replica else None
     if app.config["PROXY_HOPS"] > 0:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -62,14 +62,16 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
         render_as_batch=True, compare_type=True,
     )
+    app.teardown_appcontext(close_read_session)
     csrf.init_app(app)
     babel.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, public, staff, statistics
+    from portal.routes import complaints, errors, health, public, staff, statistics
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(staff.bp)
@@ -80,6 +82,25 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def engine_options(config: Mapping[str, Any], url: str | None = None) -> dict[str, Any]:
+    """SQLAlchemy engine options for the database at `url` (default: the main one)."""
+    url = url or config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        # The driver's busy timeout: concurrent writers wait instead of failing with "locked".
+        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+    if url.startswith("postgresql"):
+        size = config["DATABASE_POOL_SIZE"]
+        return {
+            "pool_size": size, "max_overflow": size, "pool_timeout": 5, "pool_pre_ping": True,
+            "connect_args": {
+                "connect_timeout": config["DATABASE_CONNECT_TIMEOUT_SECONDS"],
+                "options": f"-c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
+                "application_name": "portal-cek-bansos",
+            },
+        }
+    return {}
 
 
 def _bind_redis(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Extension objects, created unbound here and bound to the app in `create_app`."""
 
+from flask import current_app, g
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -8,7 +9,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Stable constraint names, so that Alembic can alter them on every database.
 NAMING_CONVENTION = {
@@ -32,3 +33,20 @@ limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
 login_manager.login_message = "Silakan masuk terlebih dahulu."
+
+
+def read_session() -> Session:
+    """The session for public reads (lookups, regions): a read replica's when one is configured
+    (DATABASE_REPLICA_URL), else the request's own. Never used to write."""
+    replica = current_app.extensions["replica_engine"]
+    if replica is None:
+        return db.session
+    if "read_session" not in g:
+        g.read_session = Session(replica)
+    return g.read_session
+
+
+def close_read_session(_error: BaseException | None = None) -> None:
+    session = g.pop("read_session", None)
+    if session is not None:
+        session.close()

@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.extensions import db
+from portal.extensions import read_session
 from portal.models import ComplaintKind, CorrectionField, MusdesDecision, Region, StaffRole
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.regions import REGION_FIELDS, children_of, region_chain
@@ -74,7 +74,7 @@ class RegionForm(PortalForm):
         fit the one above it is cleared, and so is everything below it.
         """
         codes = {name: getattr(self, name).data or "" for name in REGION_FIELDS}
-        self.regions, errors = region_chain(db.session, codes)
+        self.regions, errors = region_chain(read_session(), codes)
         for name in REGION_FIELDS:
             if name not in self.regions:
                 getattr(self, name).data = ""
@@ -87,7 +87,7 @@ class RegionForm(PortalForm):
         """
         parent: str | None = None
         for name in REGION_FIELDS:
-            options = children_of(db.session, parent) if name == "provinsi" or parent else []
+            options = children_of(read_session(), parent) if name == "provinsi" or parent else []
             placeholder = SelectChoice("", _l("— Pilih %(level)s —", level=_REGION_LABELS[name]))
             getattr(self, name).choices = [placeholder] + [SelectChoice(o.code, o.name) for o in options]
             parent = self.regions[name].code if name in self.regions else None

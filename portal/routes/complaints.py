@@ -50,6 +50,7 @@ def _show_code(code: str, *, duplicate_open: bool = False):
 
 @bp.route("/baru", methods=["GET", "POST"])
 @limiter.limit(limit("STEP_LIMIT"), methods=["POST"])
+@limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def new():
     """The form; a POST here is a step of the no-JavaScript cascade, a new captcha, or a prefill."""
     if request.method == "POST":
@@ -124,6 +125,7 @@ def submit():
 
 
 @bp.get("/terkirim")
+@limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def filed():
     """The tracking code, shown once after filing; afterwards the page points to lacak."""
     shown = session.pop(_FILED, None)
@@ -144,6 +146,7 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
 
 @bp.route("/lacak", methods=["GET", "POST"])
 @limiter.limit(limit("TRACK_LIMIT"), methods=["POST"])
+@limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def track():
     form = TrackForm()
     if request.method == "GET" or not form.validate():

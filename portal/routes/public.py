@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, read_session
 from portal.forms import DesilForm, LookupForm
 from portal.routes.common import captcha, captcha_solved, limit, new_captcha, no_store, pii_vault
 from portal.services import captcha_media
@@ -39,7 +39,7 @@ def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 
     new_captcha(form, ChallengePurpose.LOOKUP)
     form.fill_region_choices()
     page = render_template("public/index.html", form=form, region_errors=region_errors,
-                           batch=latest_batch(db.session), notice=notice)
+                           batch=latest_batch(read_session()), notice=notice)
     return no_store(make_response(page, status))
 
 
@@ -52,6 +52,7 @@ def _form_from_desa_code(code: str) -> LookupForm:
 
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit(limit("STEP_LIMIT"), methods=["POST"])
+@limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def index():
     """The lookup form; a POST here is a step of the no-JavaScript cascade or a new captcha."""
     if request.method == "POST":
@@ -85,7 +86,7 @@ def check():
         return _lookup_page(form, region_errors)
 
     desa = form.regions["desa"]
-    result = find_people(db.session, desa.code, form.nama.data)
+    result = find_people(read_session(), desa.code, form.nama.data)
     template = {
         LookupOutcome.FOUND: "public/result.html",
         LookupOutcome.NOT_FOUND: "public/not_found.html",
@@ -101,7 +102,7 @@ def check():
 @limiter.limit(limit("DESIL_LIMIT"))
 def desil():
     form = DesilForm()
-    desa = get_region(db.session, form.desa.data or "")
+    desa = get_region(read_session(), form.desa.data or "")
     if desa is None or not form.validate():
         return no_store(make_response(render_template("public/desil.html", form=form, reveal=None,
                                                        desa=desa), 400 if desa is None else 200))
@@ -138,7 +139,7 @@ def captcha_audio(challenge_id: str):
 def find_desa():
     """Desa search without JavaScript: a list of links that preselect the cascade."""
     text = (request.args.get("q") or "")[:60]
-    return render_template("public/find_desa.html", text=text, found=search_desa(db.session, text))
+    return render_template("public/find_desa.html", text=text, found=search_desa(read_session(), text))
 
 
 def _cacheable_json(payload: dict):
@@ -151,23 +152,23 @@ def _cacheable_json(payload: dict):
 @bp.get("/api/wilayah")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def provinces_json():
-    provinces = children_of(db.session, None)
+    provinces = children_of(read_session(), None)
     return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name} for c in provinces]})
 
 
 @bp.get("/api/wilayah/cari")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def search_desa_json():
-    found = search_desa(db.session, (request.args.get("q") or "")[:60])
+    found = search_desa(read_session(), (request.args.get("q") or "")[:60])
     return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in found]})
 
 
 @bp.get("/api/wilayah/<code>")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def region_json(code: str):
-    region = get_region(db.session, code[:20])
+    region = get_region(read_session(), code[:20])
     if region is None:
         return jsonify({"error": _("Kode wilayah tidak dikenal.")}), 404
-    children = children_of(db.session, region.code)
+    children = children_of(read_session(), region.code)
     return _cacheable_json({"kode": region.code, "nama": region.name,
                             "wilayah": [{"kode": c.code, "nama": c.name} for c in children]})

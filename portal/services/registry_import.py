@@ -388,9 +388,11 @@ class _Importer:
         """Hold off other imports until this one commits, before it changes any registry row.
 
         SQLite's writer lock is already held (the batch row is written). On PostgreSQL a SHARE
-        ROW EXCLUSIVE lock blocks other imports but not readers.
+        ROW EXCLUSIVE lock blocks other imports but not readers. The web's statement timeout
+        (DATABASE_STATEMENT_TIMEOUT_MS) is lifted for this one long transaction.
         """
         if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SET LOCAL statement_timeout = 0"))
             self.session.execute(text("LOCK TABLE registry_person IN SHARE ROW EXCLUSIVE MODE"))
 
     def _reserve_ids(self, count: int) -> range:

@@ -1,0 +1,88 @@
+"""Health checks for the load balancer, production headers, and limits on every public GET."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from config import TestConfig
+from portal import create_app
+from portal.extensions import db
+from portal.services.captcha import ChallengePurpose
+
+
+def test_healthz_answers_without_touching_anything(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok\n"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_readyz_checks_the_database_and_redis(app, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "failed": []}
+
+
+def test_readyz_names_the_part_that_fails(tmp_path):
+    class Broken(TestConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path}/missing-dir/portal.db"
+        REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    response = create_app(Broken).test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "failed": ["database", "redis"]}
+
+
+def test_hsts_only_over_https(client):
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    secure = client.get("/", base_url="https://cekbansos.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_production_cookies_are_secure():
+    app = create_app({"PORTAL_ENV": "production", "SECRET_KEY": "x" * 64, "NIK_ENCRYPTION_KEY": "A" * 43 + "=",
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+
+
+@pytest.fixture
+def strict_app(app: Flask):
+    """The test database with every limit at two requests a minute."""
+
+    class Strict(TestConfig):
+        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+        RATELIMIT_ENABLED = True
+
+    for name in dir(TestConfig):
+        if name.endswith("_LIMIT"):
+            setattr(Strict, name, "2/minute")
+    strict = create_app(Strict)
+    yield strict
+    with strict.app_context():
+        db.engine.dispose()
+
+
+def _public_get_paths(app: Flask, challenge: str) -> list[str]:
+    """Every GET route outside the staff area and the health checks, with sample arguments."""
+    samples = {"code": "32.04", "challenge_id": challenge}
+    adapter = app.url_map.bind("localhost")
+    return [
+        adapter.build(rule.endpoint, {arg: samples[arg] for arg in rule.arguments})
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and rule.endpoint.split(".")[0] not in ("static", "staff", "health")
+    ]
+
+
+def test_every_public_get_is_rate_limited_per_address(strict_app):
+    client = strict_app.test_client()
+    challenge = strict_app.extensions["captcha"].issue(ChallengePurpose.LOOKUP)
+    paths = _public_get_paths(strict_app, challenge)
+    assert {"/", "/aduan/baru", "/aduan/lacak", f"/captcha/{challenge}.png", "/api/wilayah/32.04"} <= set(paths)
+    for n, path in enumerate(paths):
+        address = {"REMOTE_ADDR": f"10.9.0.{n}"}
+        for _ in range(2):
+            assert client.get(path, environ_base=address).status_code < 400, path
+        assert client.get(path, environ_base=address).status_code == 429, path
+    # The load balancer's checks are never limited.
+    for _ in range(5):
+        assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.9.1.1"}).status_code == 200
