@@ -45,7 +45,9 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).update(engine_options(app.config))
     replica = app.config["DATABASE_REPLICA_URL"]
     # Its own engine, not a Flask-SQLAlchemy bind: no model lives there, nothing is created there.
-    app.extensions["replica_engine"] = create_engine(replica, **engine_options(app.config, replica)) if replica else None
+    app.extensions["replica_engine"] = (
+        create_engine(replica, **engine_options(app.config, replica)) if replica else None
+    )
     if app.config["PROXY_HOPS"] > 0:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
