@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,20 @@ def wait_for_port(port: int, *, timeout: float = 15.0, process: subprocess.Popen
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing answered on port {port}")
+
+
+def wait_for_health(port: int, *, timeout: float = 60.0) -> None:
+    """Until the app answers /healthz: the port opens before gunicorn's workers have imported the app."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def require(binary: str) -> str:
