@@ -55,6 +55,8 @@ class Config:
     LOOKUP_LIMIT = os.environ.get("LOOKUP_LIMIT", "10/minute;100/day")
     LOOKUP_DESA_LIMIT = os.environ.get("LOOKUP_DESA_LIMIT", "300/hour")  # one desa, all addresses
     DESIL_LIMIT = os.environ.get("DESIL_LIMIT", "5/minute;20/day")
+    # Desil tries for one person (desa + name), and for one NIK, from all addresses together.
+    DESIL_TARGET_LIMIT = os.environ.get("DESIL_TARGET_LIMIT", "5/day")
     STEP_LIMIT = os.environ.get("STEP_LIMIT", "60/minute")
     # Showing a form (GET of /, /aduan/baru, /aduan/lacak): cheap, but never unlimited.
     PAGE_LIMIT = os.environ.get("PAGE_LIMIT", "120/minute;3000/day")

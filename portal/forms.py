@@ -135,6 +135,8 @@ class DesilForm(PortalForm):
 
     desa = HiddenField(validators=[DataRequired()])
     nama = HiddenField(validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
+    #: A single-use pass from the lookup that just found this name (see routes.public.check).
+    bukti = HiddenField()
     nik = StringField(
         _l("NIK (16 digit)"),
         validators=[InputRequired(_l("NIK wajib diisi.")),

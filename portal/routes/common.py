@@ -7,7 +7,9 @@ from pathlib import Path
 
 from flask import Response, current_app
 from flask_babel import gettext as _
+from limits import parse_many
 
+from portal.extensions import limiter
 from portal.forms import CaptchaForm
 from portal.services.captcha import Captcha, ChallengePurpose
 from portal.services.pii import PiiVault
@@ -16,6 +18,17 @@ from portal.services.pii import PiiVault
 def limit(config_key: str) -> Callable[[], str]:
     """A Flask-Limiter limit read from the app's config at request time."""
     return lambda: current_app.config[config_key]
+
+
+def within_shared_limit(config_key: str, *target: str) -> bool:
+    """Count one hit against a limit on a target (a desa, a person) shared by every address.
+
+    Called only after the request proved itself (a solved captcha, a valid pass), so that posts
+    which prove nothing cannot use up a village's or a resident's allowance."""
+    if not limiter.enabled:
+        return True
+    windows = parse_many(current_app.config[config_key])
+    return all([limiter.limiter.hit(window, config_key, *target) for window in windows])  # count every window
 
 
 def no_store(response: Response) -> Response:

@@ -18,20 +18,25 @@ from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db, limiter, read_session
 from portal.forms import DesilForm, LookupForm
-from portal.routes.common import captcha, captcha_solved, limit, new_captcha, no_store, pii_vault
-from portal.services import captcha_media
+from portal.routes.common import (
+    captcha,
+    captcha_solved,
+    limit,
+    new_captcha,
+    no_store,
+    pii_vault,
+    within_shared_limit,
+)
+from portal.services import audit, captcha_media
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
+from portal.services.names import normalise_name
 from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
 from portal.services.registry_import import latest_batch
 
 bp = Blueprint("public", __name__)
 
 SERVICE_DISRUPTED = _l("Layanan sedang gangguan, coba lagi sebentar lagi. Isian Anda masih ada di bawah.")
-
-
-def _desa_key() -> str:
-    return "desa:" + (request.form.get("desa") or "-")[:20]
 
 
 def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 200, notice: str | None = None):
@@ -66,7 +71,6 @@ def index():
 
 @bp.post("/cek")
 @limiter.limit(limit("LOOKUP_LIMIT"))
-@limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key)
 def check():
     form = LookupForm()
     region_errors = form.check_regions()
@@ -86,31 +90,53 @@ def check():
         return _lookup_page(form, region_errors)
 
     desa = form.regions["desa"]
+    if not within_shared_limit("LOOKUP_DESA_LIMIT", desa.code):
+        abort(429)
     result = find_people(read_session(), desa.code, form.nama.data)
     template = {
         LookupOutcome.FOUND: "public/result.html",
         LookupOutcome.NOT_FOUND: "public/not_found.html",
         LookupOutcome.TOO_MANY: "public/too_many.html",
     }[result.outcome]
-    desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data})
+    # One NIK try for the desil per solved lookup: the pass is bound to this desa and name.
+    desil_pass = captcha().issue(ChallengePurpose.DESIL, bound_to=_desil_context(desa.code, form.nama.data))
+    desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data, "bukti": desil_pass})
     page = render_template(template, result=result, form=form, desa=desa, regions=form.regions,
                            desil_form=desil_form, max_results=MAX_RESULTS)
     return no_store(make_response(page))
 
 
+def _desil_context(desa_code: str, name: str) -> str:
+    return f"{desa_code}|{normalise_name(name)}"
+
+
+def _desil_page(form: DesilForm, desa, *, reveal=None, outcome: str = "form", status: int = 200):
+    form.nik.data = ""
+    page = render_template("public/desil.html", form=form, desa=desa, reveal=reveal, outcome=outcome)
+    return no_store(make_response(page, status))
+
+
 @bp.post("/cek/desil")
 @limiter.limit(limit("DESIL_LIMIT"))
 def desil():
+    """The desil of a person just found, for someone who also types that person's NIK: one try
+    per solved lookup, a few a day per person and per NIK from all addresses, each reveal audited."""
     form = DesilForm()
     desa = get_region(read_session(), form.desa.data or "")
     if desa is None or not form.validate():
-        return no_store(make_response(render_template("public/desil.html", form=form, reveal=None,
-                                                       desa=desa), 400 if desa is None else 200))
-    reveal = reveal_desil(db.session, pii_vault(), desa.code, form.nama.data,
-                          form.nik.data)
-    form.nik.data = ""
-    return no_store(make_response(render_template("public/desil.html", form=form, reveal=reveal,
-                                                   desa=desa, checked=True)))
+        return _desil_page(form, desa, status=400 if desa is None else 200)
+    context = _desil_context(desa.code, form.nama.data)
+    if not captcha().redeem(ChallengePurpose.DESIL, form.bukti.data, bound_to=context):
+        return _desil_page(form, desa, outcome="expired")
+    vault = pii_vault()
+    if not (within_shared_limit("DESIL_TARGET_LIMIT", "person", vault.digest(context).hex()[:32])
+            and within_shared_limit("DESIL_TARGET_LIMIT", "nik", vault.digest(form.nik.data).hex()[:32])):
+        abort(429)
+    reveal = reveal_desil(db.session, vault, desa.code, form.nama.data, form.nik.data)
+    if reveal is not None:
+        audit.record(db.session, "desil_dilihat", None, username="publik", region_code=desa.code)
+        db.session.commit()
+    return _desil_page(form, desa, reveal=reveal, outcome="revealed" if reveal else "mismatch")
 
 
 def _captcha_media(challenge_id: str, render: Callable[[str], bytes], mimetype: str):

@@ -23,6 +23,7 @@ ACTIONS = {
     "aduan_dipindah": "Status aduan diubah",
     "catatan": "Catatan internal",
     "musdes": "Hasil musyawarah desa",
+    "desil_dilihat": "Desil dilihat warga (NIK cocok)",
 }
 
 

@@ -46,7 +46,7 @@ class ChallengePurpose(enum.StrEnum):
     """The form a challenge was drawn for; a challenge answers only its own form."""
 
     LOOKUP = "cek"
-    DESIL = "desil"
+    DESIL = "desil"  # a pass from a found lookup, bound to its desa and name
     COMPLAINT = "aduan"
     LOGIN = "masuk"
 
@@ -96,21 +96,25 @@ class CaptchaKeys:
         self._media_key = derive_key(secret_key.encode(), b"portal-bansos captcha media v2")
         self._fixed_answer = fixed_answer
 
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._id_key, body.encode(), hashlib.sha256).digest()[:_MAC_BYTES])
+    def _mac(self, body: str, bound_to: str) -> str:
+        message = f"{body}\x00{bound_to}".encode()
+        return _b64(hmac.new(self._id_key, message, hashlib.sha256).digest()[:_MAC_BYTES])
 
-    def issue(self, purpose: ChallengePurpose, *, now: dt.datetime | None = None) -> str:
-        """A new challenge id for `purpose`, valid for its lifetime. Writes nothing."""
+    def issue(self, purpose: ChallengePurpose, *, bound_to: str = "", now: dt.datetime | None = None) -> str:
+        """A new challenge id for `purpose`, valid for its lifetime. Writes nothing.
+
+        `bound_to` ties the id to a context that is not in the id itself (the desa and name a
+        desil pass was given for): the id is authentic only when read with the same context."""
         expires = int(((now or utcnow()) + CHALLENGE_TTL[purpose]).timestamp())
         body = f"{purpose.value}.{expires}.{_b64(secrets.token_bytes(_NONCE_BYTES))}"
-        return f"{body}.{self._mac(body)}"
+        return f"{body}.{self._mac(body, bound_to)}"
 
-    def read(self, challenge_id: str | None, *, now: dt.datetime | None = None) -> Challenge | None:
-        """The challenge an id describes, if it is authentic and not yet expired; else None."""
+    def read(self, challenge_id: str | None, *, bound_to: str = "", now: dt.datetime | None = None) -> Challenge | None:
+        """The challenge an id describes, if it is authentic (for `bound_to`) and not yet expired; else None."""
         if not challenge_id or len(challenge_id) > MAX_ID_LENGTH or not challenge_id.isascii():
             return None
         body, _, mac = challenge_id.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not hmac.compare_digest(mac, self._mac(body, bound_to)):
             return None
         try:
             purpose, expires, _nonce = body.split(".")
@@ -146,8 +150,16 @@ class Captcha:
         self.keys = keys
         self.spent = spent
 
-    def issue(self, purpose: ChallengePurpose) -> str:
-        return self.keys.issue(purpose)
+    def issue(self, purpose: ChallengePurpose, *, bound_to: str = "") -> str:
+        return self.keys.issue(purpose, bound_to=bound_to)
+
+    def redeem(self, purpose: ChallengePurpose, pass_id: str | None, *, bound_to: str) -> bool:
+        """Spend a pass: an id with no answer, issued to someone who just proved themselves (a
+        solved lookup) for one further step in the same context. True only the first time.
+
+        Raises CaptchaUnavailable when the spent-challenge store does not answer."""
+        challenge = self.keys.read(pass_id, bound_to=bound_to)
+        return challenge is not None and challenge.purpose is purpose and self.spent.spend(challenge, utcnow())
 
     def live(self, challenge_id: str) -> Challenge | None:
         """The challenge while it can still be answered (for serving its image or audio)."""

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 from config import TestConfig
 from portal import create_app
 from portal.extensions import db
+from portal.services.captcha import ChallengePurpose
+from portal.services.names import normalise_name
 from portal.services.registry_import import import_registry
 from tests.conftest import DESA_A, DESA_B, TODAY, make_row, write_csv
 
@@ -109,14 +111,72 @@ def test_too_many_matches_asks_for_a_fuller_name(app, client, registry):
     assert "Sr** Wa*****" not in response.text
 
 
+def desil_pass_of(page: str) -> str:
+    return re.search(r'name="bukti" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def desil(app, client, nik: str, name: str = "Siti Aminah", *, environ_base=None, **fields: str):
+    """A lookup, then the desil form it offers, as a resident would go."""
+    environ_base = environ_base or {}
+    page = client.get("/", environ_base=environ_base).text
+    found = client.post("/cek", data={**CHAIN, "nama": name, **solve(app, page)}, environ_base=environ_base)
+    data = {"desa": DESA_A, "nama": name, "bukti": desil_pass_of(found.text), "nik": nik, **fields}
+    return client.post("/cek/desil", data=data, environ_base=environ_base)
+
+
 def test_desil_only_with_the_right_nik(app, client, registry):
-    right = client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": registry[0]["nik"]})
+    right = desil(app, client, registry[0]["nik"])
     assert "desil 3" in right.text
     assert registry[0]["nik"] not in right.text
-    wrong = client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": registry[1]["nik"]})
+    wrong = desil(app, client, registry[1]["nik"])
     assert "NIK tidak cocok" in wrong.text and "desil 3" not in wrong.text
-    invalid = client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": "123"})
+    invalid = desil(app, client, "123")
     assert "NIK harus 16 digit angka" in invalid.text
+
+
+def test_desil_needs_the_pass_of_a_lookup_that_just_found_that_name(app, client, registry):
+    nik = registry[0]["nik"]
+    for forged in ({}, {"bukti": "x"}, {"bukti": app.extensions["captcha"].issue(ChallengePurpose.LOOKUP)}):
+        response = client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": nik, **forged})
+        assert "desil 3" not in response.text and "Cari lagi" in response.text
+    # A pass from a lookup of another name does not open this one.
+    page = client.get("/").text
+    other = client.post("/cek", data={**CHAIN, "nama": "Moch. Djoenaedi", **solve(app, page)}).text
+    response = client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": nik,
+                                               "bukti": desil_pass_of(other)})
+    assert "desil 3" not in response.text
+
+
+def test_a_desil_pass_allows_one_nik_try(app, client, registry):
+    page = client.get("/").text
+    found = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solve(app, page)}).text
+    data = {"desa": DESA_A, "nama": "Siti Aminah", "bukti": desil_pass_of(found)}
+    assert "NIK tidak cocok" in client.post("/cek/desil", data={**data, "nik": registry[1]["nik"]}).text
+    again = client.post("/cek/desil", data={**data, "nik": registry[0]["nik"]})
+    assert "desil 3" not in again.text and "Cari lagi" in again.text
+
+
+def test_a_wrong_nik_and_a_name_nobody_has_get_the_same_answer(app, client, registry):
+    wrong_nik = desil(app, client, "3204054103850099")
+    # A lookup of a name nobody has offers no desil form; a pass for it (as the server would issue
+    # one) must still get the very answer a wrong NIK gets.
+    name = "Nama Tidak Ada"
+    nobody_pass = app.extensions["captcha"].issue(ChallengePurpose.DESIL, bound_to=f"{DESA_A}|{normalise_name(name)}")
+    nobody = client.post("/cek/desil", data={"desa": DESA_A, "nama": name, "bukti": nobody_pass,
+                                             "nik": "3204054103850099"})
+    strip = lambda page: re.sub(r'value="[^"]*"|Nama Tidak Ada|Siti Aminah', "", page)
+    assert "NIK tidak cocok" in nobody.text
+    assert strip(wrong_nik.text) == strip(nobody.text)
+
+
+def test_each_desil_reveal_is_audited_without_the_nik(app, client, registry, session):
+    from portal.models import AuditEntry
+
+    desil(app, client, registry[0]["nik"])
+    desil(app, client, registry[1]["nik"])
+    entries = session.query(AuditEntry).filter_by(action="desil_dilihat").all()
+    assert len(entries) == 1 and entries[0].region_code == DESA_A
+    assert registry[0]["nik"] not in repr(entries[0].detail) + entries[0].target
 
 
 @pytest.mark.parametrize(
@@ -236,6 +296,32 @@ def test_lookups_of_one_desa_are_capped_across_addresses(limited_app, registry):
     assert response.status_code == 429
 
 
+def test_unsolved_posts_never_use_up_a_villages_allowance(limited_app, registry):
+    """1,550 bogus posts from 140 addresses once blocked a desa for everyone: only solved lookups count."""
+    limited_app.config.update(LOOKUP_LIMIT="100/minute", LOOKUP_DESA_LIMIT="2/hour")
+    for n in range(30):
+        client = limited_app.test_client()
+        address = {"REMOTE_ADDR": f"10.7.0.{n}"}
+        page = client.get("/", environ_base=address).text
+        bogus = {**CHAIN, "nama": "Siti Aminah", "captcha_id": captcha_of(page), "captcha_jawaban": "00000"}
+        assert client.post("/cek", data=bogus, environ_base=address).status_code == 200
+    resident = limited_app.test_client()
+    assert "Data ditemukan" in lookup(limited_app, resident, "Siti Aminah").text
+
+
+def test_desil_guessing_stops_after_a_few_tries_across_many_addresses(limited_app, registry):
+    limited_app.config.update(LOOKUP_LIMIT="100/minute", DESIL_LIMIT="100/minute", DESIL_TARGET_LIMIT="3/day")
+    answers = []
+    for n in range(6):
+        client = limited_app.test_client()
+        guess = f"320405410385{n + 10:04d}"
+        answers.append(desil(limited_app, client, guess, environ_base={"REMOTE_ADDR": f"10.8.0.{n}"}).status_code)
+    assert answers == [200, 200, 200, 429, 429, 429]
+    # The person's allowance is used up for today, even for the right NIK from a new address.
+    right = desil(limited_app, limited_app.test_client(), registry[0]["nik"], environ_base={"REMOTE_ADDR": "10.8.1.1"})
+    assert right.status_code == 429 and "desil 3" not in right.text
+
+
 def test_forms_need_a_csrf_token(app, client):
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah"})
@@ -248,7 +334,7 @@ def test_no_name_nik_or_captcha_answer_in_any_log_line(app, client, registry, ca
     page = client.get("/").text
     solved = solve(app, page)
     client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solved})
-    client.post("/cek/desil", data={"desa": DESA_A, "nama": "Siti Aminah", "nik": registry[0]["nik"]})
+    desil(app, client, registry[0]["nik"])
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in ("Siti Aminah", "SITI AMINAH", registry[0]["nik"], solved["captcha_jawaban"]):
         assert secret not in logged
