@@ -75,6 +75,10 @@ class Config:
     # Complaints: evidence photos live outside the web root (default instance/uploads).
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
     UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
+    # Pixels all photos of one complaint may declare together (three 20-MP phone photos fit).
+    UPLOAD_MAX_PIXELS_PER_REQUEST = _env_int("UPLOAD_MAX_PIXELS_PER_REQUEST", 60_000_000)
+    # One photo is decoded at a time per worker; the next waits this long, then gets a 503.
+    UPLOAD_DECODE_WAIT_SECONDS = float(os.environ.get("UPLOAD_DECODE_WAIT_SECONDS") or 10)
     SANGGAH_PER_30_DAYS = _env_int("SANGGAH_PER_30_DAYS", 3)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
     # A CSRF token lives as long as the session cookie it is tied to: a resident who takes an

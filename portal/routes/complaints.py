@@ -23,7 +23,7 @@ from portal.services.complaints import (
     reopen_complaint,
     track_complaint,
 )
-from portal.services.uploads import CleanImage, UploadRejected, clean_image
+from portal.services.uploads import DEFAULT_MAX_PIXELS, CleanImage, UploadRejected, UploadsBusy, clean_image
 
 bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
@@ -62,12 +62,20 @@ def new():
 
 
 def _clean_photos(form: ComplaintForm) -> list[CleanImage] | None:
+    """The form's photos, decoded and re-encoded within one request's pixel budget; None when
+    one is refused (its message goes next to the field). Raises UploadsBusy."""
     images: list[CleanImage] = []
+    budget = current_app.config["UPLOAD_MAX_PIXELS_PER_REQUEST"]
     for upload in form.foto.data or []:
         try:
-            images.append(clean_image(upload.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"]))
+            image = clean_image(upload.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
+                                max_pixels=min(DEFAULT_MAX_PIXELS, budget),
+                                wait_seconds=current_app.config["UPLOAD_DECODE_WAIT_SECONDS"])
         except UploadRejected as rejected:
             form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message)}"]
+            continue
+        budget -= image.source_pixels
+        images.append(image)
     return None if form.foto.errors else images
 
 
@@ -109,7 +117,10 @@ def submit():
         solved = captcha_solved(form, ChallengePurpose.COMPLAINT)
     except CaptchaUnavailable:
         return _form_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
-    images = _clean_photos(form) if solved else None
+    try:
+        images = _clean_photos(form) if solved else None
+    except UploadsBusy:
+        return _form_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
     if images is None:
         return _form_page(form, region_errors)
     try:

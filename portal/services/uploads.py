@@ -44,6 +44,12 @@ DEFAULT_MAX_SIDE = 1600
 #: JPEG quality of the stored copy: text on a photographed card stays legible, files stay small.
 JPEG_QUALITY = 82
 
+#: Photos decoded at once per process (gunicorn worker), whatever its threads: the memory a worker
+#: can spend on decoding stays that of one photo. Others wait up to `DECODE_WAIT_SECONDS`.
+DECODE_SLOTS = 1
+DECODE_WAIT_SECONDS = 10.0
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+
 _STORED_EXTENSIONS = {".jpg": "image/jpeg", ".png": "image/png"}
 #: What `store_image` writes: 128 random bits in hex and our own extension, nothing from the client.
 _STORED_NAME = re.compile(r"[0-9a-f]{32}\.(?:jpg|png)")
@@ -107,6 +113,10 @@ class UploadRejected(Exception):
         super().__init__(self.message)
 
 
+class UploadsBusy(RuntimeError):
+    """Every decoding slot stayed taken for too long: the caller should ask to try again shortly."""
+
+
 @dataclass(frozen=True, slots=True)
 class CleanImage:
     """A re-encoded upload: only its pixels survive, at most `max_side` on the longest side."""
@@ -117,6 +127,7 @@ class CleanImage:
     width: int
     height: int
     sha256: str  # hex of data
+    source_pixels: int  # width × height of the upload as declared, before shrinking
 
 
 def clean_image(
@@ -125,6 +136,7 @@ def clean_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_side: int = DEFAULT_MAX_SIDE,
+    wait_seconds: float = DECODE_WAIT_SECONDS,
 ) -> CleanImage:
     """Read one uploaded photo from `stream` and return a clean, re-encoded copy of its pixels.
 
@@ -138,6 +150,7 @@ def clean_image(
     ``"empty"``, ``"too_large"``, ``"not_image"`` (not a picture Pillow knows), ``"format"`` (a
     picture, but not one we accept), ``"too_many_pixels"`` (declared size above `max_pixels`,
     refused before decoding) or ``"corrupt"``; no other exception comes from a bad upload.
+    Raises `UploadsBusy` when no decoding slot frees up within `wait_seconds`.
     """
     data = _read_at_most(stream, max_bytes + 1)
     if not data:
@@ -145,8 +158,10 @@ def clean_image(
     if len(data) > max_bytes:
         raise UploadRejected("too_large", f"Berkas terlalu besar. Ukuran maksimal {_format_size(max_bytes)}.")
 
+    if not _decode_slots.acquire(timeout=wait_seconds):
+        raise UploadsBusy
     try:
-        picture = _decode(data, max_pixels=max_pixels, max_side=max_side)
+        picture, source_pixels = _decode(data, max_pixels=max_pixels, max_side=max_side)
     except UploadRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
@@ -158,7 +173,9 @@ def clean_image(
         # a message could quote the file's content.
         logger.info("upload refused as corrupt: %s", type(exc).__name__)
         raise UploadRejected("corrupt") from None
-    return _encode(picture)
+    finally:
+        _decode_slots.release()
+    return _encode(picture, source_pixels)
 
 
 def store_image(folder: Path, image: CleanImage) -> str:
@@ -254,8 +271,9 @@ def _pillow_warnings_guard() -> Iterator[None]:
         yield
 
 
-def _decode(data: bytes, *, max_pixels: int, max_side: int) -> Image.Image:
-    """Decode `data` to an upright picture of at most `max_side` px a side, with no metadata."""
+def _decode(data: bytes, *, max_pixels: int, max_side: int) -> tuple[Image.Image, int]:
+    """Decode `data` to an upright picture of at most `max_side` px a side, with no metadata,
+    and the number of pixels the file declared."""
     with _pillow_warnings_guard():
         try:
             image = Image.open(io.BytesIO(data), formats=_ACCEPTED_FORMATS)
@@ -291,7 +309,7 @@ def _decode(data: bytes, *, max_pixels: int, max_side: int) -> Image.Image:
         # A new image from the bare pixels. Pillow's encoders read some metadata from `info` even
         # when not asked to (the JPEG comment, the PNG ICC profile), and every operation above
         # copies `info` along; starting from nothing is the only way to be sure nothing rides along.
-        return Image.frombytes(picture.mode, picture.size, picture.tobytes())
+        return Image.frombytes(picture.mode, picture.size, picture.tobytes()), width * height
 
 
 def _classify_unaccepted(data: bytes) -> RejectionReason:
@@ -330,7 +348,7 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(picture: Image.Image) -> CleanImage:
+def _encode(picture: Image.Image, source_pixels: int) -> CleanImage:
     out = io.BytesIO()
     if picture.mode == "RGBA":
         picture.save(out, format="PNG", optimize=True)
@@ -346,6 +364,7 @@ def _encode(picture: Image.Image) -> CleanImage:
         width=picture.width,
         height=picture.height,
         sha256=hashlib.sha256(data).hexdigest(),
+        source_pixels=source_pixels,
     )
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from portal.models import Complaint
+from portal.services.uploads import clean_image
 from tests.conftest import DESA_A
 from tests.routes.test_public import CHAIN, captcha_of, solve
 
@@ -160,3 +161,53 @@ def test_nul_characters_are_dropped_not_a_database_error(app, client, session):
     response = submit(app, client, uraian="Rumah Pak Budi\x00 bertingkat dua dan punya dua mobil.")
     assert response.status_code == 303
     assert "\x00" not in session.scalars(select(Complaint)).one().description
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A PNG that declares many pixels but weighs little on the wire (one colour compresses well)."""
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 200).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_wrong_captcha_never_gets_its_photos_decoded(app, client, session, monkeypatch):
+    """8 such posts with three 6000x6000 PNGs each once took the workers from 0.5 to 4.1 GB."""
+    from portal.routes import complaints as route
+
+    decoded: list[int] = []
+
+    def counting_clean_image(stream, **options):
+        decoded.append(1)
+        return clean_image(stream, **options)
+
+    monkeypatch.setattr(route, "clean_image", counting_clean_image)
+    huge = png_bytes(6000, 6000)
+    assert len(huge) < 200_000
+    response = submit(app, client, captcha_jawaban="0", files=[(f"bom{n}.png", huge) for n in range(3)])
+    assert "Angka tidak sesuai" in response.text and 'value="Budi Santoso"' in response.text
+    assert decoded == [] and complaints(session) == 0
+
+
+def test_the_photos_of_one_complaint_share_a_pixel_budget(app, client, session):
+    app.config["UPLOAD_MAX_PIXELS_PER_REQUEST"] = 1_000_000
+    photo = png_bytes(600, 600)  # 360,000 pixels each: two fit, the third does not
+    response = submit(app, client, files=[("a.png", photo), ("b.png", photo), ("c.png", photo)])
+    assert "c.png: Resolusi gambar ini terlalu besar" in response.text
+    assert "a.png:" not in response.text and "b.png:" not in response.text
+    assert complaints(session) == 0
+    app.config["UPLOAD_MAX_PIXELS_PER_REQUEST"] = 2_000_000
+    assert submit(app, client, files=[("a.png", photo), ("b.png", photo), ("c.png", photo)]).status_code == 303
+
+
+def test_when_every_decoding_slot_stays_busy_the_form_comes_back_with_503(app, client, session):
+    from portal.services import uploads
+
+    app.config["UPLOAD_DECODE_WAIT_SECONDS"] = 0.05
+    assert uploads._decode_slots.acquire(timeout=1)  # another request decoding a photo
+    try:
+        response = submit(app, client, files=[("a.jpg", jpeg_bytes())])
+    finally:
+        uploads._decode_slots.release()
+    assert response.status_code == 503
+    assert "Layanan sedang gangguan" in response.text and 'value="Budi Santoso"' in response.text
+    assert complaints(session) == 0

@@ -510,7 +510,7 @@ def test_store_image_keeps_the_png_extension(tmp_path: Path):
 
 def test_store_image_refuses_an_extension_it_did_not_make(tmp_path: Path):
     image = clean(make_jpeg())
-    forged = CleanImage(image.data, "text/html", "/../../x.html", 1, 1, image.sha256)
+    forged = CleanImage(image.data, "text/html", "/../../x.html", 1, 1, image.sha256, 1)
 
     with pytest.raises(ValueError):
         store_image(tmp_path, forged)
