@@ -1,9 +1,14 @@
 """Cek status: find people in one desa by their whole name.
 
 Matching is on the phonetic key of the whole name (which includes every exact match) within
-the chosen desa: one index probe on (desa_code, phonetic_key). Never a prefix, never a list
-of the village: more than `MAX_RESULTS` matches asks for a more complete name instead.
-What leaves this module is already masked; the NIK, KK, birth date and desil stay inside.
+the chosen desa: one index probe on (desa_code, phonetic_key). Only when that finds nobody, and
+the typed name has at least two words, a tolerant pass reads the desa's distinct phonetic keys
+from the same index (no table rows) and keeps those `names.close_keys` accepts: every word
+within a small distance, the whole name as long as the typed one. Those people are marked as
+spelt differently. Never a prefix, never a list of the village: more than `MAX_RESULTS`
+matches asks for a more complete name instead; a single word that matches nobody exactly asks
+for the full name. What leaves this module is already masked; the NIK, KK, birth date and
+desil stay inside.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
 from portal.models import Programme, RegistryPerson
-from portal.services.names import mask_name, normalise_name, phonetic_key_of_normalised
+from portal.services.names import close_keys, mask_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
 
 MAX_RESULTS = 5
@@ -34,6 +39,8 @@ class LookupOutcome(enum.StrEnum):
     FOUND = "found"
     NOT_FOUND = "not_found"
     TOO_MANY = "too_many"
+    #: One typed word that matches nobody exactly: the full name is needed, nothing is guessed.
+    FULL_NAME_NEEDED = "full_name_needed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,8 @@ class PersonMatch:
     programmes: tuple[ProgrammeStatus, ...]
     data_period: str
     data_date: dt.date
+    #: Found by the tolerant pass: the registered name is spelt differently from the typed one.
+    spelling_differs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +76,44 @@ def age_on(birth: dt.date, today: dt.date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def _matches(session: Session, desa_code: str, name: str, limit: int) -> list[RegistryPerson]:
+def _people_with_keys(session: Session, desa_code: str, keys: list[str], exact_name: str | None,
+                      limit: int) -> list[RegistryPerson]:
+    query = select(RegistryPerson).where(RegistryPerson.desa_code == desa_code)
+    query = query.where(RegistryPerson.phonetic_key == keys[0]) if len(keys) == 1 else query.where(
+        RegistryPerson.phonetic_key.in_(keys))
+    order = (RegistryPerson.name_key != exact_name,) if exact_name else ()  # False sorts first
+    return list(session.scalars(
+        query.order_by(*order, RegistryPerson.id).limit(limit).options(joinedload(RegistryPerson.batch))
+    ))
+
+
+@dataclass(frozen=True, slots=True)
+class _Matches:
+    people: list[RegistryPerson]
+    spelling_differs: bool = False
+    single_word: bool = False
+
+
+def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matches:
+    """Exact and phonetic matches; only when there are none, the tolerant pass (two words or more)."""
     name_key = normalise_name(name)
     key = phonetic_key_of_normalised(name_key)
     if not key:
-        return []
-    exact_first = RegistryPerson.name_key != name_key  # False sorts first
-    return list(session.scalars(
-        select(RegistryPerson)
-        .where(RegistryPerson.desa_code == desa_code, RegistryPerson.phonetic_key == key)
-        .order_by(exact_first, RegistryPerson.id)
-        .limit(limit)
-        .options(joinedload(RegistryPerson.batch))
-    ))
+        return _Matches([])
+    people = _people_with_keys(session, desa_code, [key], name_key, limit)
+    if people:
+        return _Matches(people)
+    if " " not in key:
+        return _Matches([], single_word=True)
+    # An index-only read of the (desa_code, phonetic_key) index: one short string per distinct
+    # name of the desa, never the person rows.
+    desa_keys = session.scalars(
+        select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == desa_code).distinct()
+    ).all()
+    close = close_keys(key, desa_keys)
+    if not close:
+        return _Matches([])
+    return _Matches(_people_with_keys(session, desa_code, close, None, limit), spelling_differs=True)
 
 
 def _status(person: RegistryPerson, programme: Programme, label: str) -> ProgrammeStatus:
@@ -87,7 +121,7 @@ def _status(person: RegistryPerson, programme: Programme, label: str) -> Program
     return ProgrammeStatus(programme, label, receives, None if receives is None else person.period)
 
 
-def _view(person: RegistryPerson, today: dt.date) -> PersonMatch:
+def _view(person: RegistryPerson, today: dt.date, spelling_differs: bool) -> PersonMatch:
     programmes = tuple(_status(person, programme, label) for programme, label in PROGRAMME_LABELS.items())
     return PersonMatch(
         masked_name=mask_name(person.name),
@@ -97,18 +131,26 @@ def _view(person: RegistryPerson, today: dt.date) -> PersonMatch:
         programmes=programmes,
         data_period=person.batch.period,
         data_date=person.batch.imported_at.date(),
+        spelling_differs=spelling_differs,
     )
 
 
 def find_people(session: Session, desa_code: str, name: str, *, today: dt.date | None = None) -> LookupResult:
-    """Whole-name lookup in one desa: up to `MAX_RESULTS` masked matches, or why there are none."""
+    """Whole-name lookup in one desa: up to `MAX_RESULTS` masked matches, or why there are none.
+
+    People whose registered name is spelt differently from the typed one are found only when
+    nobody has the typed name, and come marked `spelling_differs`.
+    """
     today = today or dt.date.today()
-    people = _matches(session, desa_code, name, MAX_RESULTS + 1)
-    if not people:
+    found = _matches(session, desa_code, name, MAX_RESULTS + 1)
+    if found.single_word:
+        return LookupResult(LookupOutcome.FULL_NAME_NEEDED)
+    if not found.people:
         return LookupResult(LookupOutcome.NOT_FOUND)
-    if len(people) > MAX_RESULTS:
+    if len(found.people) > MAX_RESULTS:
         return LookupResult(LookupOutcome.TOO_MANY)
-    return LookupResult(LookupOutcome.FOUND, tuple(_view(p, today) for p in people))
+    return LookupResult(LookupOutcome.FOUND,
+                        tuple(_view(p, today, found.spelling_differs) for p in found.people))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +163,8 @@ def reveal_desil(session: Session, vault: PiiVault, desa_code: str, name: str,
                  nik: str) -> DesilReveal | None:
     """The desil of the person found by this name in this desa whose NIK is `nik`, or None."""
     nik_hash = vault.digest(nik)
-    for person in _matches(session, desa_code, name, MAX_RESULTS):
+    # The people the lookup showed for this name, spelt differently or not.
+    for person in _matches(session, desa_code, name, MAX_RESULTS).people:
         if person.nik_hash == nik_hash:
             return DesilReveal(mask_name(person.name), person.desil)
     return None
