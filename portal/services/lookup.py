@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
-from portal.models import Programme, RegistryPerson
-from portal.services.names import close_keys, mask_name, normalise_name, phonetic_key_of_normalised
+from portal.models import ImportBatch, Programme, RegistryPerson
+from portal.services.names import DesaNames, mask_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
 
 MAX_RESULTS = 5
@@ -87,6 +89,46 @@ def _people_with_keys(session: Session, desa_code: str, keys: list[str], exact_n
     ))
 
 
+class _DesaNamesCache:
+    """The distinct phonetic keys of recently searched desas, per registry version, bounded.
+
+    Reading a desa's keys costs tens of milliseconds for 10,000 people; residents of one desa
+    tend to search in bursts (after an announcement), so a miss usually finds them here. The
+    version is the latest import (only an import changes the registry), so a new import is
+    never answered from old keys; and the keys only choose whom to read: the people shown are
+    always read from the database.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[object, ...], DesaNames] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, desa_code: str) -> DesaNames:
+        latest = session.execute(
+            select(ImportBatch.id, ImportBatch.imported_at).order_by(ImportBatch.id.desc()).limit(1)
+        ).first()
+        entry = (str(session.get_bind().url), desa_code, *(latest or ()))
+        with self._lock:
+            if entry in self._entries:
+                self._entries.move_to_end(entry)
+                return self._entries[entry]
+        # An index-only read of the (desa_code, phonetic_key) index, through Core: one short
+        # string per distinct name of the desa, never the person rows.
+        names = DesaNames(session.connection().execute(
+            select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == desa_code).distinct()
+        ).scalars())
+        with self._lock:
+            self._entries[entry] = names
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return names
+
+
+#: About 1 MB per 10,000 people: 32 desas of that size hold about 30 MB per worker at most.
+_desa_names = _DesaNamesCache(32).get
+
+
 @dataclass(frozen=True, slots=True)
 class _Matches:
     people: list[RegistryPerson]
@@ -105,12 +147,7 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matche
         return _Matches(people)
     if " " not in key:
         return _Matches([], single_word=True)
-    # An index-only read of the (desa_code, phonetic_key) index: one short string per distinct
-    # name of the desa, never the person rows.
-    desa_keys = session.scalars(
-        select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == desa_code).distinct()
-    ).all()
-    close = close_keys(key, desa_keys)
+    close = _desa_names(session, desa_code).close_keys(key)
     if not close:
         return _Matches([])
     return _Matches(_people_with_keys(session, desa_code, close, None, limit), spelling_differs=True)

@@ -10,6 +10,7 @@ code, so a lookup is one index probe, exact matches sorted first.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -197,20 +198,35 @@ def common_name_words() -> frozenset[str]:
 class KnownWords:
     """Words of real names: the common ones and those of a set of phonetic keys (a desa's).
 
-    The keys are searched as one joined text, built only when a candidate needs it, rather than
-    split into words: a desa holds thousands of names and most lookups never ask.
+    The keys are searched as one joined text rather than split into words: a desa holds
+    thousands of names and a lookup asks about one or two words.
     """
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._keys = keys
-        self._text: str | None = None
+        self._text = " " + " ".join(keys) + " "
 
     def __contains__(self, word: object) -> bool:
-        if word in common_name_words():
-            return True
-        if self._text is None:
-            self._text = " " + " ".join(self._keys) + " "
-        return f" {word} " in self._text
+        return word in common_name_words() or f" {word} " in self._text
+
+
+class DesaNames:
+    """One desa's distinct phonetic keys, arranged once for every tolerant pass in it.
+
+    Keys are sorted by length: a key further in length from the typed one than the sieve's
+    distance cannot pass it, so only one slice of lengths is compared.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = tuple(sorted(keys, key=len))
+        self._lengths = [len(key) for key in self._keys]
+        self.known = KnownWords(self._keys)
+
+    def close_keys(self, typed_key: str) -> list[str]:
+        """The keys of this desa that `is_close_name` accepts for `typed_key`."""
+        reach = _sieve_distance(typed_key)
+        start = bisect.bisect_left(self._lengths, len(typed_key) - reach)
+        end = bisect.bisect_right(self._lengths, len(typed_key) + reach)
+        return close_keys(typed_key, self._keys[start:end], self.known)
 
 
 def _align(registered: tuple[_Word, ...], typed: tuple[_Word, ...], known: Container[str]) -> bool:
@@ -252,14 +268,20 @@ def is_close_name(registered_key: str, typed_key: str, known: Container[str] = f
     return _align(registered, typed, known)
 
 
-def close_keys(typed_key: str, keys: Sequence[str]) -> list[str]:
-    """The phonetic keys among `keys` (one desa's) that `is_close_name` accepts for `typed_key`."""
-    words = typed_key.split()
-    if len(words) < 2:
+def _sieve_distance(typed_key: str) -> int:
+    # The words' typo distances plus the few letters one spelling variation changes (ABD/ABDUL
+    # is two), so that few keys reach the word-by-word test.
+    return sum(_allowed_distance(len(w)) for w in typed_key.split()) + 2
+
+
+def close_keys(typed_key: str, keys: Sequence[str], known: Container[str]) -> list[str]:
+    """The phonetic keys among `keys` that `is_close_name` accepts for `typed_key`.
+
+    A C-level sieve on the whole key first (rapidfuzz), then the word-by-word test on the few
+    keys that pass it; `known` as for `is_close_name`.
+    """
+    if " " not in typed_key:
         return []
-    # A C-level first sieve on the whole key: each word may differ by its typo distance plus
-    # the few letters a spelling variation changes (ABD/ABDUL is two).
-    cutoff = sum(_allowed_distance(len(w)) + 2 for w in words)
-    near = process.extract(typed_key, keys, scorer=OSA.distance, score_cutoff=cutoff, limit=None)
-    known = KnownWords(keys)
+    near = process.extract(typed_key, keys, scorer=OSA.distance, score_cutoff=_sieve_distance(typed_key),
+                           limit=None)
     return [key for key, _, _ in near if key != typed_key and is_close_name(key, typed_key, known)]

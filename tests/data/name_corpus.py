@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.services.names import KnownWords, is_close_name, phonetic_key
+from portal.services.names import KnownWords, close_keys, phonetic_key
 
 CORPUS = Path(__file__).with_name("name_pairs.csv")
 HARD_NEGATIVE = "hard negative"
@@ -50,12 +50,12 @@ def landed_matcher(registered: str, typed: str) -> bool:
 
 
 def tolerant_matcher(pairs: list[Pair]) -> Matcher:
-    """The phonetic key first, then the tolerant pass, with the corpus's names as the desa's."""
+    """The phonetic key first, then the tolerant pass (its sieve too), with the corpus's names as the desa's."""
     known = KnownWords(sorted({phonetic_key(p.registered) for p in pairs}))
 
     def matches(registered: str, typed: str) -> bool:
         key, typed_key = phonetic_key(registered), phonetic_key(typed)
-        return key == typed_key or is_close_name(key, typed_key, known)
+        return key == typed_key or close_keys(typed_key, [key], known) == [key]
 
     return matches
 

@@ -148,3 +148,13 @@ def test_the_tolerant_pass_stays_in_the_chosen_desa(session, neighbours):
 def test_desil_of_a_person_found_by_a_close_spelling(session, vault, neighbours):
     assert reveal_desil(session, vault, DESA_A, "Paris Agusrina", neighbours[0]["nik"]).desil == 4
     assert reveal_desil(session, vault, DESA_A, "Paris", neighbours[0]["nik"]) is None
+
+
+def test_a_new_import_is_never_answered_from_the_names_of_the_old_one(session, vault, neighbours, tmp_path):
+    assert find_people(session, DESA_A, "Paris Agusrina").outcome is LookupOutcome.FOUND
+    rows = [make_row(1, name="Rahmat Hidayat", sex="L")]
+    import_registry(session, vault, write_csv(tmp_path / "new.csv", rows), imported_by="t",
+                    period="2026-Q1", today=TODAY)
+    assert find_people(session, DESA_A, "Paris Agusrina").outcome is LookupOutcome.NOT_FOUND
+    (person,) = find_people(session, DESA_A, "Ramat Hidayat", today=TODAY).people
+    assert person.spelling_differs and person.data_period == "2026-Q1"
