@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
@@ -78,15 +78,24 @@ def age_on(birth: dt.date, today: dt.date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def _people_with_keys(session: Session, desa_code: str, keys: list[str], exact_name: str | None,
-                      limit: int) -> list[RegistryPerson]:
-    query = select(RegistryPerson).where(RegistryPerson.desa_code == desa_code)
-    query = query.where(RegistryPerson.phonetic_key == keys[0]) if len(keys) == 1 else query.where(
-        RegistryPerson.phonetic_key.in_(keys))
-    order = (RegistryPerson.name_key != exact_name,) if exact_name else ()  # False sorts first
-    return list(session.scalars(
-        query.order_by(*order, RegistryPerson.id).limit(limit).options(joinedload(RegistryPerson.batch))
-    ))
+# The statements are built once: building one costs more Python than running the index probe.
+_BY_KEY = (
+    select(RegistryPerson)
+    .where(RegistryPerson.desa_code == bindparam("desa"), RegistryPerson.phonetic_key == bindparam("key"))
+    .order_by(RegistryPerson.name_key != bindparam("name"), RegistryPerson.id)  # exact spelling first
+    .limit(bindparam("limit"))
+    .options(joinedload(RegistryPerson.batch))
+)
+_BY_KEYS = (
+    select(RegistryPerson)
+    .where(RegistryPerson.desa_code == bindparam("desa"),
+           RegistryPerson.phonetic_key.in_(bindparam("keys", expanding=True)))
+    .order_by(RegistryPerson.id)
+    .limit(bindparam("limit"))
+    .options(joinedload(RegistryPerson.batch))
+)
+_LATEST_IMPORT = select(ImportBatch.id, ImportBatch.imported_at).order_by(ImportBatch.id.desc()).limit(1)
+_DESA_KEYS = select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == bindparam("desa")).distinct()
 
 
 class _DesaNamesCache:
@@ -105,9 +114,7 @@ class _DesaNamesCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session, desa_code: str) -> DesaNames:
-        latest = session.execute(
-            select(ImportBatch.id, ImportBatch.imported_at).order_by(ImportBatch.id.desc()).limit(1)
-        ).first()
+        latest = session.execute(_LATEST_IMPORT).first()
         entry = (str(session.get_bind().url), desa_code, *(latest or ()))
         with self._lock:
             if entry in self._entries:
@@ -115,9 +122,7 @@ class _DesaNamesCache:
                 return self._entries[entry]
         # An index-only read of the (desa_code, phonetic_key) index, through Core: one short
         # string per distinct name of the desa, never the person rows.
-        names = DesaNames(session.connection().execute(
-            select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == desa_code).distinct()
-        ).scalars())
+        names = DesaNames(session.connection().execute(_DESA_KEYS, {"desa": desa_code}).scalars())
         with self._lock:
             self._entries[entry] = names
             while len(self._entries) > self._size:
@@ -142,7 +147,7 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matche
     key = phonetic_key_of_normalised(name_key)
     if not key:
         return _Matches([])
-    people = _people_with_keys(session, desa_code, [key], name_key, limit)
+    people = list(session.scalars(_BY_KEY, {"desa": desa_code, "key": key, "name": name_key, "limit": limit}))
     if people:
         return _Matches(people)
     if " " not in key:
@@ -150,7 +155,8 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matche
     close = _desa_names(session, desa_code).close_keys(key)
     if not close:
         return _Matches([])
-    return _Matches(_people_with_keys(session, desa_code, close, None, limit), spelling_differs=True)
+    people = list(session.scalars(_BY_KEYS, {"desa": desa_code, "keys": close, "limit": limit}))
+    return _Matches(people, spelling_differs=True)
 
 
 def _status(person: RegistryPerson, programme: Programme, label: str) -> ProgrammeStatus:
