@@ -253,8 +253,9 @@ def is_close_name(registered_key: str, typed_key: str, known: Container[str] = f
 
     Every word must agree, in order, within a small distance that depends on its length, and the
     whole name must be as long as the typed one: never a prefix, never a word more or less. A
-    single typed word never matches. `known` holds the phonetic words of real names (the desa's):
-    a typed word that is one of them is a different name, not a typo.
+    single typed word never matches. `known` holds the phonetic words of real names (a
+    `KnownWords`: the common names and the desa's): a typed word that is one of them is a
+    different name, not a typo.
     """
     typed_words = typed_key.split()
     if len(typed_words) < 2:
