@@ -93,6 +93,12 @@ def check():
     if not within_shared_limit("LOOKUP_DESA_LIMIT", desa.code):
         abort(429)
     result = find_people(read_session(), desa.code, form.nama.data)
+    if result.outcome is LookupOutcome.FULL_NAME_NEEDED:
+        form.nama.errors = [*form.nama.errors, _(
+            "Tidak ada yang bernama persis satu kata ini di desa yang dipilih. "
+            "Tulis nama lengkap sesuai KTP, termasuk nama belakang."
+        )]
+        return _lookup_page(form, region_errors)
     template = {
         LookupOutcome.FOUND: "public/result.html",
         LookupOutcome.NOT_FOUND: "public/not_found.html",

@@ -93,11 +93,31 @@ def test_spelling_variant_is_found(app, client, registry):
 
 
 def test_not_found_is_helpful_and_unlike_a_failure(app, client, registry):
-    response = lookup(app, client, "Siti")
+    response = lookup(app, client, "Siti Nurbaya")
     assert response.status_code == 200
     assert "Nama tidak ditemukan di desa ini" in response.text
     assert "Ajukan usulan pendaftaran" in response.text
     assert "gangguan" not in response.text
+
+
+def test_a_close_spelling_is_shown_masked_and_marked_ejaan_berbeda(app, client, registry):
+    response = lookup(app, client, "Siti Aminha")  # two letters swapped on a phone keyboard
+    assert "Data ditemukan" in response.text and "Si** Am****" in response.text
+    assert "ejaan berbeda" in response.text and "periksa ejaan nama di KTP" in response.text
+    # Never a hint of the registered spelling beyond the mask everyone gets.
+    assert "Aminah" not in response.text and "AMINAH" not in response.text
+    exact = lookup(app, client, "Siti Aminah")
+    assert "Si** Am****" in exact.text and "ejaan berbeda" not in exact.text
+
+
+def test_a_single_word_asks_for_the_full_name_next_to_the_field_and_keeps_it(app, client, registry):
+    response = lookup(app, client, "Siti")
+    assert response.status_code == 200
+    assert re.search(r'id="nama-error">Tidak ada yang bernama persis satu kata ini', response.text)
+    assert "Tulis nama lengkap sesuai KTP" in response.text
+    assert 'value="Siti"' in response.text
+    assert f'<option selected value="{DESA_A}">' in response.text
+    assert "Si** Am****" not in response.text and "Data ditemukan" not in response.text
 
 
 def test_another_desa_does_not_answer(app, client, registry):
@@ -283,6 +303,14 @@ def test_lookups_are_rate_limited_per_address(limited_app, registry):
     response = other.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solve(limited_app, page)},
                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert response.status_code == 200
+
+
+def test_close_spellings_and_single_words_spend_the_same_lookup_limit(limited_app, registry):
+    # Trying spellings one after another, to walk a desa's names, is limited like any lookup.
+    client = limited_app.test_client()
+    assert "ejaan berbeda" in lookup(limited_app, client, "Siti Aminha").text
+    assert "satu kata" in lookup(limited_app, client, "Siti").text
+    assert lookup(limited_app, client, "Siti Amimah").status_code == 429
 
 
 def test_lookups_of_one_desa_are_capped_across_addresses(limited_app, registry):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.services.names import is_plausible_name, mask_name, normalise_name, phonetic_key
+from portal.services.names import is_close_name, is_plausible_name, mask_name, normalise_name, phonetic_key
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,19 @@ def test_a_name_may_hold_letters_and_the_punctuation_of_names_only(char):
 @pytest.mark.parametrize(("name", "plausible"), [("A.", False), ("-A-", False), (". A.b", True), ("É a", True)])
 def test_a_name_needs_two_letters(name, plausible):
     assert is_plausible_name(name) is plausible
+
+
+@pytest.mark.parametrize(("registered", "typed", "close"), [
+    ("Paris Agustina", "Paris Agustine", True),
+    ("Nur Hayati Siregar", "Nurhayati Siregar", True),
+    ("Abdul Rahman", "Abd. Rahman", True),
+    ("Siti Aminah", "S Aminah", False),  # an initial never stands for a word
+    ("Siti Aminah", "Si Aminah", False),  # nor a two-letter word
+    ("Ani Lestari", "An Lestari", False),
+    ("Sukarni", "Sukarny", False),  # a single typed word never matches tolerantly
+    ("Siti Aminah", "Siti", False),
+    ("Siti Aminah", "Siti Aminah Lestari", False),
+    ("Siti Aminah Lestari", "Siti Aminah", False),
+])
+def test_close_names(registered, typed, close):
+    assert is_close_name(phonetic_key(registered), phonetic_key(typed)) is close
