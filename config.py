@@ -62,6 +62,8 @@ class Config:
     PAGE_LIMIT = os.environ.get("PAGE_LIMIT", "120/minute;3000/day")
     REGION_API_LIMIT = os.environ.get("REGION_API_LIMIT", "120/minute")
     CAPTCHA_MEDIA_LIMIT = os.environ.get("CAPTCHA_MEDIA_LIMIT", "60/minute")
+    # Plays of one challenge's audio, from any address: enough to listen again, too few to average.
+    AUDIO_PER_CHALLENGE_LIMIT = os.environ.get("AUDIO_PER_CHALLENGE_LIMIT", "3 per 30 minutes")
     COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")
     TRACK_LIMIT = os.environ.get("TRACK_LIMIT", "10/minute;100/day")
     # Staff login: per address, and per username whatever the address (checked before hashing).

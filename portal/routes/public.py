@@ -160,8 +160,13 @@ def captcha_image(challenge_id: str):
     return _captcha_media(challenge_id, captcha_media.render_image, "image/png")
 
 
+def _challenge_key() -> str:
+    return "challenge:" + (request.view_args or {}).get("challenge_id", "")[:80]
+
+
 @bp.get("/captcha/<challenge_id>.wav")
 @limiter.limit(limit("CAPTCHA_MEDIA_LIMIT"))
+@limiter.limit(limit("AUDIO_PER_CHALLENGE_LIMIT"), key_func=_challenge_key)
 def captcha_audio(challenge_id: str):
     return _captcha_media(challenge_id, captcha_media.render_audio, "audio/wav")
 

@@ -396,3 +396,12 @@ def test_showing_pages_and_captchas_writes_nothing(app, client, registry):
         event.remove(Engine, "before_cursor_execute", record)
     assert writes == []
     assert (store.dbsize() if store is not None else 0) == keys_before
+
+
+def test_one_challenges_audio_plays_a_few_times_from_any_address(limited_app):
+    limited_app.config["AUDIO_PER_CHALLENGE_LIMIT"] = "3 per 30 minutes"
+    challenge = limited_app.extensions["captcha"].issue(ChallengePurpose.LOOKUP)
+    client = limited_app.test_client()
+    plays = [client.get(f"/captcha/{challenge}.wav", environ_base={"REMOTE_ADDR": f"10.6.0.{n}"}).status_code
+             for n in range(5)]
+    assert plays == [200, 200, 200, 429, 429]
