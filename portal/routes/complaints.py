@@ -64,7 +64,7 @@ def _clean_photos(form: ComplaintForm) -> list[CleanImage] | None:
         try:
             images.append(clean_image(upload.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"]))
         except UploadRejected as rejected:
-            form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message)}"]
+            form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message, **rejected.params)}"]
     return None if form.foto.errors else images
 
 
