@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench clean messages
+TRANSLATIONS := portal/translations
+# The catalogues (.po) are kept in git; the compiled .mo files are built from them, never committed.
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: run test lint bench clean messages translations
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,22 +22,35 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime
+# The compiled catalogues Flask-Babel reads; rebuilt when a .po is newer.
+translations: $(COMPILED)
+
+$(COMPILED): %.mo: %.po | $(VENV)/.runtime
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+run: $(VENV)/.runtime translations
 	$(FLASK) db upgrade
 	$(FLASK) regions load
 	$(FLASK) demo seed --if-empty
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev translations
 	$(BIN)/python benchmarks/import_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(COMPILED)
 
-# Every user-facing string, for translators (Bahasa Indonesia is the source language).
-messages: $(VENV)/.dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o messages.pot .
+# Every user-facing string, for translators (Bahasa Indonesia is the source language): extract
+# messages.pot from the code, then bring both catalogues up to date with it. New or changed
+# English entries come out empty or fuzzy until translated, and tests/test_i18n.py fails until then.
+# Keep the keywords in step with tests/test_i18n.py.
+messages: $(VENV)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --add-location=file --sort-output \
+		--project="Portal Cek Bansos" -o messages.pot .
+	$(BIN)/pybabel update -i messages.pot -d $(TRANSLATIONS) -l id --no-fuzzy-matching --ignore-obsolete \
+		--ignore-pot-creation-date
+	$(BIN)/pybabel update -i messages.pot -d $(TRANSLATIONS) -l en --ignore-obsolete --ignore-pot-creation-date

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, close_read_session, csrf, db, limiter, login_manager, migrate
+from portal.i18n import select_language
 from portal.secrets import load_development_secrets
 from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
@@ -66,18 +67,19 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(close_read_session)
     csrf.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_language)
     app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, health, public, staff, statistics
+    from portal.routes import complaints, errors, health, language, public, staff, statistics
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(statistics.bp)
+    app.register_blueprint(language.bp)
     errors.register(app)
 
     from portal import cli

@@ -1,7 +1,7 @@
 """Extension objects, created unbound here and bound to the app in `create_app`."""
 
 from flask import current_app, g
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -10,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Session
+
+from portal.i18n import N_
 
 # Stable constraint names, so that Alembic can alter them on every database.
 NAMING_CONVENTION = {
@@ -32,7 +34,10 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
-login_manager.login_message = "Silakan masuk terlebih dahulu."
+# Flashed in the visitor's language when a staff page asks for a login first.
+login_manager.login_message = N_("Silakan masuk terlebih dahulu.")
+login_manager.localize_callback = gettext
+
 
 
 def read_session() -> Session:

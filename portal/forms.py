@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
 from lokal import normalize_phone, parse_nik
 from werkzeug.datastructures import FileStorage
 from wtforms import (
@@ -22,9 +23,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.extensions import read_session
-from portal.models import ComplaintKind, CorrectionField, MusdesDecision, Region, StaffRole
+from portal.models import ComplaintKind, CorrectionField, Region, StaffRole
+from portal.services.complaints import CORRECTION_LABELS
+from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.regions import REGION_FIELDS, children_of, region_chain
+from portal.services.staff import ROLE_LABELS
 
 _REGION_LABELS = {
     "provinsi": _l("Provinsi"),
@@ -44,10 +48,42 @@ def _strip_nul(text: object) -> object:
     return text.replace("\x00", "") if isinstance(text, str) else text
 
 
+# WTForms ships no Indonesian: its own messages that a page can show are written here, in the
+# catalogue like every other string. Indonesian has no plural forms, so one text serves both.
+_WTFORMS_MESSAGES = {
+    "This field is required.": _l("Isian ini wajib diisi."),
+    "Invalid input.": _l("Isian tidak sesuai."),
+    "Not a valid choice.": _l("Pilihan tidak dikenal. Pilih dari daftar."),
+    "Not a valid date value.": _l("Tanggal tidak dikenali. Pilih tanggal dari kalender."),
+    "Field cannot be longer than %(max)d characters.": _l("Paling banyak %(max)d karakter."),
+    "Field must be at least %(min)d characters long.": _l("Paling sedikit %(min)d karakter."),
+    "Field must be between %(min)d and %(max)d characters long.": _l("Harus %(min)d sampai %(max)d karakter."),
+}
+
+
+class _Translations:
+    """WTForms' messages in the page's language: ours where written above, else WTForms' own."""
+
+    def gettext(self, string: str) -> str:
+        mine = _WTFORMS_MESSAGES.get(string)
+        return str(mine) if mine is not None else wtforms_translations.gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        mine = _WTFORMS_MESSAGES.get(plural)
+        return str(mine) if mine is not None else wtforms_translations.ngettext(singular, plural, n)
+
+
+_TRANSLATIONS = _Translations()
+
+
 class PortalForm(FlaskForm):
-    """Base of every form: text never carries NUL characters (PostgreSQL refuses them)."""
+    """Base of every form: text never carries NUL characters (PostgreSQL refuses them); WTForms'
+    own messages follow the page's language."""
 
     class Meta:
+        def get_translations(self, form):  # noqa: ANN001 - WTForms' signature
+            return _TRANSLATIONS
+
         def bind_field(self, form, unbound_field, options):  # noqa: ANN001 - WTForms' signature
             options["filters"] = (_strip_nul, *options.get("filters", ()))
             return unbound_field.bind(form=form, **options)
@@ -210,13 +246,7 @@ class ComplaintForm(RegionForm, CaptchaForm):
     perbaikan_bagian = SelectField(
         _l("Data yang salah"),
         choices=[SelectChoice("", _l("— Pilih —")),
-                 SelectChoice(CorrectionField.NAMA.value, _l("Ejaan nama")),
-                 SelectChoice(CorrectionField.NIK.value, _l("NIK")),
-                 SelectChoice(CorrectionField.MENINGGAL.value, _l("Sudah meninggal")),
-                 SelectChoice(CorrectionField.PINDAH.value, _l("Sudah pindah")),
-                 SelectChoice(CorrectionField.SUSUNAN_KELUARGA.value, _l("Susunan keluarga")),
-                 SelectChoice(CorrectionField.DESIL.value, _l("Desil tidak sesuai")),
-                 SelectChoice(CorrectionField.LAINNYA.value, _l("Lainnya"))],
+                 *(SelectChoice(field.value, _l(label)) for field, label in CORRECTION_LABELS.items())],
         validate_choice=False,  # checked below, with a message in Bahasa Indonesia
         default="",
     )
@@ -322,9 +352,7 @@ class NoteForm(PortalForm):
 class MusdesForm(PortalForm):
     held_on = DateField(_l("Tanggal musyawarah"), validators=[InputRequired(_l("Isi tanggal musyawarah."))])
     decision = SelectField(_l("Keputusan"), choices=[
-        SelectChoice(MusdesDecision.DISETUJUI.value, _l("Disetujui")),
-        SelectChoice(MusdesDecision.DITOLAK.value, _l("Ditolak")),
-        SelectChoice(MusdesDecision.DITUNDA.value, _l("Ditunda")),
+        SelectChoice(decision.value, _l(label)) for decision, label in DECISION_LABELS.items()
     ])
     note = TextAreaField(_l("Ringkasan"), validators=[Length(max=2000)])
     minutes = FileField(_l("Foto berita acara (tidak wajib)"))
@@ -333,8 +361,6 @@ class MusdesForm(PortalForm):
 class AccountForm(PortalForm):
     username = StringField(_l("Nama pengguna"), validators=[InputRequired(), Length(max=40)])
     role = SelectField(_l("Peran"), choices=[
-        SelectChoice(StaffRole.DESA.value, _l("Operator desa/kelurahan")),
-        SelectChoice(StaffRole.KECAMATAN.value, _l("Kecamatan")),
-        SelectChoice(StaffRole.KABUPATEN.value, _l("Dinas Sosial kabupaten/kota")),
+        SelectChoice(role.value, _l(label)) for role, label in ROLE_LABELS.items() if role != StaffRole.ADMIN
     ])
     region = StringField(_l("Kode wilayah"), validators=[InputRequired(), Length(max=13)])

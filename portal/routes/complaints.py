@@ -72,7 +72,7 @@ def _clean_photos(form: ComplaintForm) -> list[CleanImage] | None:
                                 max_pixels=min(DEFAULT_MAX_PIXELS, budget),
                                 wait_seconds=current_app.config["UPLOAD_DECODE_WAIT_SECONDS"])
         except UploadRejected as rejected:
-            form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message)}"]
+            form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message, **rejected.params)}"]
             continue
         budget -= image.source_pixels
         images.append(image)

@@ -1,22 +1,32 @@
-"""Error pages per status, in Bahasa Indonesia, without stack traces."""
+"""Error pages per status, in the visitor's language, without stack traces."""
 
 from __future__ import annotations
 
 import redis
 from flask import Flask, current_app, render_template
+from flask_babel import get_locale, gettext
+from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from portal.i18n import DEFAULT_LANGUAGE, N_
 from portal.services.captcha import CaptchaUnavailable
 
 PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
 
 
 # Served when even the error template fails (a broken template, a failing context processor).
-_LAST_RESORT = (
-    '<!doctype html><html lang="id"><meta charset="utf-8"><title>Gangguan</title>'
-    "<p>Maaf, terjadi kesalahan. Silakan coba lagi nanti.</p></html>"
-)
+_LAST_RESORT = '<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{title}</title><p>{text}</p></html>'
+_LAST_RESORT_TITLE = N_("Gangguan")
+_LAST_RESORT_TEXT = N_("Maaf, terjadi kesalahan. Silakan coba lagi nanti.")
+
+
+def _last_resort() -> str:
+    try:
+        return _LAST_RESORT.format(lang=escape(str(get_locale())), title=escape(gettext(_LAST_RESORT_TITLE)),
+                                   text=escape(gettext(_LAST_RESORT_TEXT)))
+    except Exception:  # the translations themselves failed: the source language, untouched
+        return _LAST_RESORT.format(lang=DEFAULT_LANGUAGE, title=_LAST_RESORT_TITLE, text=_LAST_RESORT_TEXT)
 
 
 def _render(status: int):
@@ -25,7 +35,7 @@ def _render(status: int):
         return render_template(template, status=status), status
     except Exception:
         current_app.logger.exception("error page failed to render")
-        return _LAST_RESORT, status
+        return _last_resort(), status
 
 
 def register(app: Flask) -> None:

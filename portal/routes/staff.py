@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 
 from flask import (
@@ -34,7 +35,7 @@ from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDeci
 from portal.routes.common import limit, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff
 from portal.services.audit import ACTIONS, audit_entries
-from portal.services.complaints import KIND_LABELS, STATUS_LABELS
+from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -71,7 +72,9 @@ def _private(response: Response) -> Response:
 
 @bp.context_processor
 def _labels() -> dict:
-    return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "is_manager": staff.is_manager}
+    return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "role_labels": staff.ROLE_LABELS,
+            "decision_labels": moderation.DECISION_LABELS, "actor_labels": ACTOR_LABELS,
+            "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager}
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -151,12 +154,13 @@ def queue():
 def export():
     filters = _filters()
     rows = moderation.export_rows(db.session, pii_vault(), me(), filters)
+    header = [_(name) for name in next(rows)]  # the column names, in the staff member's language
 
     def generate() -> Iterator[str]:
         yield "\ufeff"  # UTF-8 BOM: Excel then opens the file with the right characters
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for row in rows:
+        for row in itertools.chain([header], rows):
             writer.writerow(row)
             yield buffer.getvalue()
             buffer.seek(0)
@@ -294,7 +298,7 @@ def musdes(code: str):
             image = clean_image(form.minutes.data.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
             stored = store_image(upload_dir(), image)
         except UploadRejected as rejected:
-            form.minutes.errors = [_(rejected.message)]
+            form.minutes.errors = [_(rejected.message, **rejected.params)]
             return _detail(complaint, musdes_form=form, status=400)
     try:
         moderation.record_musdes(db.session, me(), complaint, form.held_on.data,

@@ -7,23 +7,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.i18n import N_
 from portal.models import AuditEntry, StaffUser
 
-#: Actions and their labels, for the audit page.
+#: Actions and their labels (translated on the audit page).
 ACTIONS = {
-    "masuk": "Masuk",
-    "masuk_gagal": "Gagal masuk",
-    "nik_dibuka": "NIK ditampilkan",
-    "bukti_dilihat": "Bukti dilihat",
-    "ekspor": "Ekspor CSV",
-    "akun_dibuat": "Akun dibuat",
-    "akun_nonaktif": "Akun dinonaktifkan",
-    "akun_aktif": "Akun diaktifkan",
-    "sandi_direset": "Kata sandi direset",
-    "aduan_dipindah": "Status aduan diubah",
-    "catatan": "Catatan internal",
-    "musdes": "Hasil musyawarah desa",
-    "desil_dilihat": "Desil dilihat warga (NIK cocok)",
+    "masuk": N_("Masuk"),
+    "masuk_gagal": N_("Gagal masuk"),
+    "nik_dibuka": N_("NIK ditampilkan"),
+    "bukti_dilihat": N_("Bukti dilihat"),
+    "ekspor": N_("Ekspor CSV"),
+    "akun_dibuat": N_("Akun dibuat"),
+    "akun_nonaktif": N_("Akun dinonaktifkan"),
+    "akun_aktif": N_("Akun diaktifkan"),
+    "sandi_direset": N_("Kata sandi direset"),
+    "aduan_dipindah": N_("Status aduan diubah"),
+    "catatan": N_("Catatan internal"),
+    "musdes": N_("Hasil musyawarah desa"),
+    "desil_dilihat": N_("Desil dilihat warga (NIK cocok)"),
 }
 
 

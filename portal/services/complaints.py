@@ -61,6 +61,20 @@ KIND_LABELS: dict[ComplaintKind, str] = {
     ComplaintKind.SANGGAH: N_("Sanggah (penerima tidak layak)"),
     ComplaintKind.PERBAIKAN: N_("Perbaikan data"),
 }
+CORRECTION_LABELS: dict[CorrectionField, str] = {
+    CorrectionField.NAMA: N_("Ejaan nama"),
+    CorrectionField.NIK: N_("NIK"),
+    CorrectionField.MENINGGAL: N_("Sudah meninggal"),
+    CorrectionField.PINDAH: N_("Sudah pindah"),
+    CorrectionField.SUSUNAN_KELUARGA: N_("Susunan keluarga"),
+    CorrectionField.DESIL: N_("Desil tidak sesuai"),
+    CorrectionField.LAINNYA: N_("Lainnya"),
+}
+ACTOR_LABELS: dict[ActorKind, str] = {
+    ActorKind.PELAPOR: N_("Pelapor"),
+    ActorKind.STAF: N_("Petugas"),
+    ActorKind.SISTEM: N_("Sistem"),
+}
 
 
 class ComplaintError(Exception):

@@ -53,6 +53,11 @@ TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
 #: Moves that need a note, and whether that note is public (shown on /aduan/lacak).
 NOTE_REQUIRED: dict[ComplaintStatus, bool] = {S.DITOLAK: True, S.SELESAI: True, S.DISEMBUNYIKAN: False}
 OVERDUE_AFTER_DAYS = 14  # the official verification window
+DECISION_LABELS: dict[MusdesDecision, str] = {
+    MusdesDecision.DISETUJUI: N_("Disetujui"),
+    MusdesDecision.DITOLAK: N_("Ditolak"),
+    MusdesDecision.DITUNDA: N_("Ditunda"),
+}
 
 
 class ModerationError(Exception):
@@ -180,8 +185,10 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-EXPORT_HEADER = ["kode", "jenis", "status", "kode_desa", "desa", "diajukan", "umur_hari", "pelapor",
-                 "nik_pelapor", "nama_subjek", "nik_subjek", "rt", "rw", "uraian"]
+#: Column names of the export (the first row), translated by the route into the staff member's language.
+EXPORT_HEADER = [N_("kode"), N_("jenis"), N_("status"), N_("kode_desa"), N_("desa"), N_("diajukan"),
+                 N_("umur_hari"), N_("pelapor"), N_("nik_pelapor"), N_("nama_subjek"), N_("nik_subjek"),
+                 N_("rt"), N_("rw"), N_("uraian")]
 
 
 def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: QueueFilter,

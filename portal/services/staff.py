@@ -27,6 +27,13 @@ from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, St
 from portal.services.audit import record
 from portal.services.regions import normalise_region_code
 
+ROLE_LABELS: dict[StaffRole, str] = {
+    StaffRole.DESA: N_("Operator desa/kelurahan"),
+    StaffRole.KECAMATAN: N_("Kecamatan"),
+    StaffRole.KABUPATEN: N_("Dinas Sosial kabupaten/kota"),
+    StaffRole.ADMIN: N_("Admin"),
+}
+
 MIN_PASSWORD_LENGTH = 12
 SESSION_IDLE = dt.timedelta(minutes=30)
 LOCK_AFTER_FAILURES = 5

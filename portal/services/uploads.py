@@ -30,6 +30,8 @@ from typing import BinaryIO, Literal
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from portal.i18n import N_, UserFacingError
+
 logger = logging.getLogger(__name__)
 
 RejectionReason = Literal["not_image", "format", "too_many_pixels", "too_large", "empty", "corrupt"]
@@ -84,15 +86,16 @@ HEIF_SUPPORTED = _register_heif()
 _ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP") + (("HEIF",) if HEIF_SUPPORTED else ())
 _JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 
-_ACCEPTED_LABEL = "JPEG, PNG, WebP atau HEIC" if HEIF_SUPPORTED else "JPEG, PNG atau WebP"
-
+# Whole sentences per case (not a list of formats pasted in), so that each translates as one.
 _MESSAGES: dict[str, str] = {
-    "not_image": f"Berkas ini bukan foto ({_ACCEPTED_LABEL}).",
-    "format": f"Jenis gambar ini tidak diterima. Kirim foto dalam format {_ACCEPTED_LABEL}.",
-    "too_many_pixels": "Resolusi gambar ini terlalu besar. Kirim foto dengan resolusi lebih kecil.",
-    "too_large": "Berkas terlalu besar.",
-    "empty": "Berkas kosong. Pilih foto yang ingin dikirim.",
-    "corrupt": "Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru.",
+    "not_image": N_("Berkas ini bukan foto (JPEG, PNG, WebP atau HEIC).") if HEIF_SUPPORTED
+    else N_("Berkas ini bukan foto (JPEG, PNG atau WebP)."),
+    "format": N_("Jenis gambar ini tidak diterima. Kirim foto dalam format JPEG, PNG, WebP atau HEIC.")
+    if HEIF_SUPPORTED else N_("Jenis gambar ini tidak diterima. Kirim foto dalam format JPEG, PNG atau WebP."),
+    "too_many_pixels": N_("Resolusi gambar ini terlalu besar. Kirim foto dengan resolusi lebih kecil."),
+    "too_large": N_("Berkas terlalu besar."),
+    "empty": N_("Berkas kosong. Pilih foto yang ingin dikirim."),
+    "corrupt": N_("Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru."),
 }
 
 # Serialises our use of warnings.catch_warnings(), which swaps the process-wide filter list and
@@ -101,16 +104,14 @@ _MESSAGES: dict[str, str] = {
 _WARNINGS_LOCK = threading.Lock()
 
 
-class UploadRejected(Exception):
-    """An upload that cannot be accepted; `message` is a user-facing reason in Bahasa Indonesia."""
+class UploadRejected(UserFacingError):
+    """An upload that cannot be accepted; `message` (with `params`) is the user-facing reason."""
 
     reason: RejectionReason
-    message: str
 
-    def __init__(self, reason: RejectionReason, message: str | None = None) -> None:
+    def __init__(self, reason: RejectionReason, message: str | None = None, **params: object) -> None:
+        super().__init__(message if message is not None else _MESSAGES[reason], **params)
         self.reason = reason
-        self.message = message if message is not None else _MESSAGES[reason]
-        super().__init__(self.message)
 
 
 class UploadsBusy(RuntimeError):
@@ -156,7 +157,8 @@ def clean_image(
     if not data:
         raise UploadRejected("empty")
     if len(data) > max_bytes:
-        raise UploadRejected("too_large", f"Berkas terlalu besar. Ukuran maksimal {_format_size(max_bytes)}.")
+        raise UploadRejected("too_large", N_("Berkas terlalu besar. Ukuran maksimal %(size)s."),
+                             size=_format_size(max_bytes))
 
     if not _decode_slots.acquire(timeout=wait_seconds):
         raise UploadsBusy

@@ -1,5 +1,10 @@
 /* Portal Cek Bansos: optional enhancement of the region cascade, the desa search and the complaint form.
-   The forms work fully without this file. No dependencies, no innerHTML, no storage. */
+   The forms work fully without this file. No dependencies, no innerHTML, no storage.
+   Every message comes from the page (data-* attributes, translated by the server), none is written here. */
+// The text of data-<key> on `el`, with each {name} replaced by values[name].
+const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) || '')
+  .replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+
 (() => {
   'use strict';
   const doc = document;
@@ -16,7 +21,7 @@
 
   const status = $('wilayah-status');
   const say = (el, msg) => { if (el) el.textContent = msg; };
-  const FAIL = 'Gagal memuat daftar wilayah. Periksa sambungan internet lalu coba lagi.';
+  const FAIL = portalMessage(status, 'failed');
   const newCtrl = () => (window.AbortController ? new AbortController() : { abort() {} });
 
   const getList = async (url, ctrl) => {
@@ -51,7 +56,7 @@
     const child = chain[i + 1];
     if (!child || !sel.value) { say(status, ''); return false; }
     const ctrl = loadCtrl = newCtrl();
-    say(status, 'Memuat daftar wilayah…');
+    say(status, portalMessage(status, 'loading'));
     let list;
     try {
       list = await getList('/api/wilayah/' + encodeURIComponent(sel.value), ctrl);
@@ -97,7 +102,7 @@
       const ready = same && !next.disabled && [...next.options].some((o) => o.value === want(i + 1));
       if (!ready && !(await load(i, false))) return;
     }
-    say(status, 'Dipilih: ' + w.nama + ' (' + w.induk + ').');
+    say(status, portalMessage(status, 'picked', { desa: w.nama, induk: w.induk }));
     const nama = $('nama');
     if (nama) nama.focus();
   };
@@ -112,7 +117,7 @@
     if (sctrl) sctrl.abort();
     if (q.length < 3) {
       out.textContent = '';
-      if (explicit) say(sstatus, 'Ketik paling sedikit 3 huruf nama desa.');
+      if (explicit) say(sstatus, portalMessage(sstatus, 'tooShort'));
       return;
     }
     const ctrl = sctrl = newCtrl();
@@ -120,7 +125,7 @@
     try {
       list = await getList('/api/wilayah/cari?q=' + encodeURIComponent(q), ctrl);
     } catch (e) {
-      if (my === sseq) say(sstatus, 'Gagal mencari desa. Periksa sambungan internet lalu coba lagi.');
+      if (my === sseq) say(sstatus, portalMessage(sstatus, 'failed'));
       return;
     }
     if (my !== sseq) return;
@@ -137,8 +142,7 @@
       li.appendChild(b);
       out.appendChild(li);
     }
-    say(sstatus, list.length ? list.length + ' desa ditemukan.'
-      : 'Desa tidak ditemukan. Periksa ejaan, atau pilih wilayah dari daftar.');
+    say(sstatus, list.length ? portalMessage(sstatus, 'found', { n: list.length }) : portalMessage(sstatus, 'none'));
   };
 
   input.addEventListener('input', () => {
@@ -172,8 +176,7 @@
       const big = files.some((f) => f.size > Number(photos.dataset.maxBytes));
       const most = Number(photos.dataset.maxFiles);
       photos.setCustomValidity(big || total > Number(photos.dataset.maxTotal) || files.length > most
-        ? 'Foto terlalu besar atau terlalu banyak (paling banyak ' + most + ' foto, masing-masing '
-        + Math.floor(Number(photos.dataset.maxBytes) / 1048576) + ' MB).' : '');
+        ? portalMessage(photos, 'tooBig') : '');
       photos.reportValidity();
     });
     photos.form.addEventListener('submit', (e) => {
@@ -184,12 +187,12 @@
   const gps = $('lokasi-tombol');
   if (gps && navigator.geolocation) {
     gps.addEventListener('click', () => {
-      say($('lokasi-status'), 'Mencari lokasi…');
+      say($('lokasi-status'), portalMessage(gps, 'searching'));
       navigator.geolocation.getCurrentPosition((pos) => {
         $('lintang').value = pos.coords.latitude.toFixed(6);
         $('bujur').value = pos.coords.longitude.toFixed(6);
-        say($('lokasi-status'), 'Lokasi sudah ditambahkan.');
-      }, () => say($('lokasi-status'), 'Lokasi tidak dapat diambil. Aduan tetap bisa dikirim tanpa lokasi.'),
+        say($('lokasi-status'), portalMessage(gps, 'added'));
+      }, () => say($('lokasi-status'), portalMessage(gps, 'failed')),
       { enableHighAccuracy: true, timeout: 20000 });
     });
   }
@@ -199,9 +202,9 @@
     copy.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(copy.dataset.code);
-        say($('salin-status'), 'Kode disalin.');
+        say($('salin-status'), portalMessage(copy, 'copied'));
       } catch (err) {
-        say($('salin-status'), 'Tidak dapat menyalin; tulis kode secara manual.');
+        say($('salin-status'), portalMessage(copy, 'failed'));
       }
     });
   }

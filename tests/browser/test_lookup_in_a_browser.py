@@ -32,6 +32,8 @@ if not CHROMIUM:
 
 ANSWER = "24680"
 PHONE = {"width": 360, "height": 740}
+# A phone set to Indonesian: without it the browser asks for its own language (en-US), and gets English.
+INDONESIAN = {"viewport": PHONE, "locale": "id-ID"}
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def _search(page) -> None:
 
 
 def test_with_javascript_the_selects_fill_themselves(browser, live_portal):
-    page = browser.new_page(viewport=PHONE)
+    page = browser.new_page(**INDONESIAN)
     page.goto(live_portal + "/")
     assert page.is_hidden("button[name=lanjut]")  # the no-JS steps are hidden
     page.select_option("#provinsi", "32")
@@ -94,7 +96,7 @@ def test_with_javascript_the_selects_fill_themselves(browser, live_portal):
 
 
 def test_the_desa_search_fills_the_whole_cascade(browser, live_portal):
-    page = browser.new_page(viewport=PHONE)
+    page = browser.new_page(**INDONESIAN)
     page.goto(live_portal + "/")
     page.fill("#desa-cari", "Cileunyi Kulon")
     page.click("#desa-cari-hasil button")
@@ -105,7 +107,7 @@ def test_the_desa_search_fills_the_whole_cascade(browser, live_portal):
 
 
 def test_without_javascript_the_steps_work(browser, live_portal):
-    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    context = browser.new_context(java_script_enabled=False, **INDONESIAN)
     page = context.new_page()
     page.goto(live_portal + "/")
     for level, code in (("provinsi", "32"), ("kabupaten", "32.04"), ("kecamatan", "32.04.05")):
@@ -115,3 +117,19 @@ def test_without_javascript_the_steps_work(browser, live_portal):
     _search(page)
     assert page.inner_text("h1") == "Data ditemukan"
     context.close()
+
+
+def test_in_english_the_script_speaks_english_too(browser, live_portal):
+    page = browser.new_page(viewport=PHONE, locale="en-GB")
+    page.goto(live_portal + "/")
+    assert page.get_attribute("html", "lang") == "en"
+    page.fill("#desa-cari", "Cileunyi Kulon")
+    playwright_api.expect(page.locator("#desa-cari-status")).to_have_text("Villages found: 1.")
+    page.click("#desa-cari-hasil button")
+    playwright_api.expect(page.locator("#wilayah-status")).to_contain_text("Chosen: Cileunyi Kulon (")
+    _search(page)
+    assert page.inner_text("h1") == "Records found"
+    page.click("text=Bahasa Indonesia")  # the switch: a plain link, back to the lookup form
+    page.wait_for_selector("h1")
+    assert page.get_attribute("html", "lang") == "id" and page.inner_text("h1") == "Cek status penerima bansos"
+    page.close()

@@ -329,7 +329,7 @@ def test_what_is_not_a_picture_is_refused_as_not_an_image(data: bytes):
 
     assert refused.reason == "not_image"
     assert refused.message == str(refused)
-    assert "bukan foto" in refused.message
+    assert "bukan foto" in str(refused)
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO", "PPM"])
@@ -337,7 +337,7 @@ def test_a_picture_of_another_format_is_refused_as_format(fmt: str):
     refused = rejection(encode(make_picture((64, 64)), fmt))
 
     assert refused.reason == "format"
-    assert "JPEG" in refused.message
+    assert "JPEG" in str(refused)
 
 
 def test_a_truncated_jpeg_is_refused_as_corrupt():
@@ -368,7 +368,7 @@ def test_an_upload_over_the_byte_limit_is_refused():
     refused = rejection(data, max_bytes=len(data) - 1)
 
     assert refused.reason == "too_large"
-    assert "terlalu besar" in refused.message
+    assert "terlalu besar" in str(refused)
     assert clean(data, max_bytes=len(data)).width == 400  # exactly at the limit is fine
 
 
@@ -385,7 +385,7 @@ def test_the_default_byte_limit_is_named_in_megabytes():
         clean_image(Endless())  # type: ignore[arg-type]
 
     assert caught.value.reason == "too_large"
-    assert "10 MB" in caught.value.message
+    assert "10 MB" in str(caught.value) and "%(size)s" in caught.value.message
 
 
 def test_an_endless_stream_is_read_no_further_than_the_limit_plus_one():
@@ -424,7 +424,7 @@ def test_a_pixel_bomb_is_refused_from_its_header_alone():
     refused = no_warning_escapes(data)
 
     assert refused.reason == "too_many_pixels"
-    assert "resolusi" in refused.message.lower()
+    assert "resolusi" in str(refused).lower()
 
 
 def test_a_picture_just_over_our_pixel_limit_is_refused():
