@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_babel import get_locale
 
+from portal.extensions import limiter
 from portal.i18n import LANGUAGES, remember_language, safe_next, vary_by_language
-from portal.routes.common import no_store
+from portal.routes.common import limit, no_store
 
 bp = Blueprint("language", __name__)
 bp.after_app_request(vary_by_language)
@@ -41,6 +42,7 @@ def _language_switch() -> dict:
 
 
 @bp.get("/bahasa/<code>")
+@limiter.limit(limit("PAGE_LIMIT"))
 def choose(code: str):
     """Remember the language `code` and go back to `?next=` (a path on this site only)."""
     if code not in LANGUAGES:

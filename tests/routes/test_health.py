@@ -65,9 +65,10 @@ def strict_app(app: Flask):
 def _public_get_paths(app: Flask, challenge: str) -> list[str]:
     """Every GET route outside the staff area and the health checks, with sample arguments."""
     samples = {"code": "32.04", "challenge_id": challenge}
+    per_endpoint = {"language.choose": {"code": "en"}}
     adapter = app.url_map.bind("localhost")
     return [
-        adapter.build(rule.endpoint, {arg: samples[arg] for arg in rule.arguments})
+        adapter.build(rule.endpoint, {arg: per_endpoint.get(rule.endpoint, samples)[arg] for arg in rule.arguments})
         for rule in app.url_map.iter_rules()
         if "GET" in rule.methods and rule.endpoint.split(".")[0] not in ("static", "staff", "health")
     ]
