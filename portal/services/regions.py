@@ -102,7 +102,9 @@ def get_region(session: Session, code: str) -> Region | None:
 
 def children_of(session: Session, code: str | None) -> list[RegionChoice]:
     """The direct children of a region in name order; no code gives the provinces."""
-    where = Region.parent_code == code if code else Region.level == RegionLevel.PROVINSI
+    # Provinces are the regions without a parent: that probes the parent_code index, where
+    # `level = 1` would scan all 91,599 regions on every form shown.
+    where = Region.parent_code == code if code else Region.parent_code.is_(None)
     query = select(Region.code, Region.name).where(where).order_by(Region.name)
     return [RegionChoice(c, n) for c, n in session.execute(query)]
 
