@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, make_url, select
+from flask import Flask
+from sqlalchemy import URL, event, make_url, select, text
 
 from config import TestConfig
 from portal import create_app
@@ -27,25 +30,42 @@ CODE = re.compile(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}")
 TYPED = ("Ani Lestari", "Budi Santoso", VALID["uraian"], f'value="{VALID["pelapor_nik"]}"')
 
 
+def postgres_url(app) -> URL:
+    main = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if main.get_backend_name() != "postgresql":
+        pytest.skip("the database fails between the app and a PostgreSQL server")
+    return main
+
+
+@contextmanager
+def app_on(url: URL, tmp_path: Path, **settings: object) -> Iterator[Flask]:
+    """An app on `url` with its own upload folder (and `settings`), its pool closed afterwards."""
+    class Settings(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url.render_as_string(hide_password=False)
+        UPLOAD_FOLDER = str(tmp_path / "uploads")
+
+    for name, value in settings.items():
+        setattr(Settings, name, value)
+    built = create_app(Settings)
+    built.instance_path = str(tmp_path / "instance")
+    try:
+        yield built
+    finally:
+        with built.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def proxied(app, tmp_path):
     """An app whose every database connection goes through a proxy the test can cut."""
-    main = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if main.get_backend_name() != "postgresql":
-        pytest.skip("the connection is cut between the app and a PostgreSQL server")
+    main = postgres_url(app)
     proxy = TcpProxy((main.host or "127.0.0.1", main.port or 5432))
-
-    class ThroughProxy(TestConfig):
-        SQLALCHEMY_DATABASE_URI = main.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        UPLOAD_FOLDER = str(tmp_path / "uploads")
-        DATABASE_CONNECT_TIMEOUT_SECONDS = 2
-
-    proxied_app = create_app(ThroughProxy)
-    proxied_app.instance_path = str(tmp_path / "instance")
-    yield proxied_app, proxy
-    proxy.close()
-    with proxied_app.app_context():
-        db.engine.dispose()
+    try:
+        with app_on(main.set(host="127.0.0.1", port=proxy.port), tmp_path,
+                    DATABASE_CONNECT_TIMEOUT_SECONDS=2) as proxied_app:
+            yield proxied_app, proxy
+    finally:
+        proxy.close()
 
 
 def uploads(app) -> list[Path]:
@@ -127,6 +147,25 @@ def test_a_database_that_is_down_gets_the_form_back_with_what_was_typed(proxied,
     proxy.restore()
     assert submit(app, client, response.text).status_code == 303
     assert complaints(session) == 1
+
+
+def test_an_insert_that_times_out_behind_a_lock_keeps_the_form_and_files_nothing(app, session, tmp_path):
+    # The database answers but cannot take the insert in time (an import or a migration holds
+    # the table): the statement timeout ends the wait mid-request, after the captcha was spent.
+    with app_on(postgres_url(app), tmp_path, DATABASE_STATEMENT_TIMEOUT_MS=500) as slow:
+        client = slow.test_client()
+        page = form_page(client)
+        session.execute(text("LOCK TABLE complaint IN EXCLUSIVE MODE"))  # reads pass, writes wait
+        response = submit(slow, client, page, files=[("rumah.jpg", jpeg_bytes())])
+        session.rollback()
+        assert response.status_code == 503
+        assert "Layanan sedang gangguan sehingga aduan Anda belum terkirim" in response.text
+        for typed in TYPED:
+            assert typed in response.text
+        assert not CODE.search(response.text)
+        assert complaints(session) == 0 and uploads(slow) == []
+        assert submit(slow, client, response.text).status_code == 303
+        assert complaints(session) == 1
 
 
 def answer_in_thread(request) -> object:
