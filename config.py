@@ -78,6 +78,10 @@ class Config:
     # A CSRF token lives as long as the session cookie it is tied to: a resident who takes an
     # hour to fill a form must not lose it to a 400.
     WTF_CSRF_TIME_LIMIT = None
+    # Flask-WTF's extra Referer check over HTTPS would refuse every form: our Referrer-Policy is
+    # no-referrer, and some phone browsers strip the header anyway. The token (tied to the session)
+    # and the SameSite=Lax cookie are the protection.
+    WTF_CSRF_SSL_STRICT = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 

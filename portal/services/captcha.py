@@ -174,7 +174,7 @@ class Captcha:
 class RedisSpentChallenges:
     """Spent ids as Redis keys that expire with their challenge (``SET NX PXAT``)."""
 
-    def __init__(self, client, prefix: str = "captcha:spent:") -> None:
+    def __init__(self, client, prefix: str = "portal:captcha:spent:") -> None:
         self._client = client
         self._prefix = prefix
 
