@@ -100,6 +100,10 @@ def engine_options(config: Mapping[str, Any], url: str | None = None) -> dict[st
             "pool_size": size, "max_overflow": size, "pool_timeout": 5, "pool_pre_ping": True,
             "connect_args": {
                 "connect_timeout": config["DATABASE_CONNECT_TIMEOUT_SECONDS"],
+                # A host that vanishes without a word (a dropped network) leaves an open connection
+                # waiting for ever: the kernel gives it up when what was sent stays unacknowledged
+                # this long, so even the pre-ping of a pooled connection ends in a 503, not a hang.
+                "tcp_user_timeout": config["DATABASE_CONNECT_TIMEOUT_SECONDS"] * 1000,
                 "options": f"-c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
                 "application_name": "portal-cek-bansos",
             },

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
 from lokal import normalize_phone, parse_nik
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
@@ -27,7 +28,8 @@ from portal.models import ComplaintKind, CorrectionField, Region, StaffRole
 from portal.services.complaints import CORRECTION_LABELS
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
-from portal.services.regions import REGION_FIELDS, children_of, region_chain
+from portal.services.outages import is_database_outage
+from portal.services.regions import REGION_FIELDS, RegionChoice, children_of, region_chain
 from portal.services.staff import ROLE_LABELS
 
 _REGION_LABELS = {
@@ -110,23 +112,43 @@ class RegionForm(PortalForm):
         fit the one above it is cleared, and so is everything below it.
         """
         codes = {name: getattr(self, name).data or "" for name in REGION_FIELDS}
+        self.regions = {}  # what `fill_region_choices` sees if the database cannot answer below
         self.regions, errors = region_chain(read_session(), codes)
         for name in REGION_FIELDS:
             if name not in self.regions:
                 getattr(self, name).data = ""
         return {name: str(_REGION_ERRORS[code]) for name, code in errors.items()}
 
-    def fill_region_choices(self) -> None:
+    def fill_region_choices(self) -> bool:
         """Fill each select with the children of the region chosen above it (after `check_regions`).
 
         Only a page that shows the form needs this: a successful lookup skips the four queries.
+        When the database cannot answer, each select keeps only the code already chosen in it
+        (labelled by that code), so that a form re-shown during an outage still sends it again;
+        then this returns False.
         """
+        complete = True
+        try:
+            options = self._region_options()
+        except SQLAlchemyError as error:
+            if not is_database_outage(error):
+                raise
+            read_session().rollback()
+            complete = False
+            options = {name: [RegionChoice(code, code)] if (code := getattr(self, name).data) else []
+                       for name in REGION_FIELDS}
+        for name in REGION_FIELDS:
+            placeholder = SelectChoice("", _l("— Pilih %(level)s —", level=_REGION_LABELS[name]))
+            getattr(self, name).choices = [placeholder] + [SelectChoice(o.code, o.name) for o in options[name]]
+        return complete
+
+    def _region_options(self) -> dict[str, list[RegionChoice]]:
+        options: dict[str, list[RegionChoice]] = {}
         parent: str | None = None
         for name in REGION_FIELDS:
-            options = children_of(read_session(), parent) if name == "provinsi" or parent else []
-            placeholder = SelectChoice("", _l("— Pilih %(level)s —", level=_REGION_LABELS[name]))
-            getattr(self, name).choices = [placeholder] + [SelectChoice(o.code, o.name) for o in options]
+            options[name] = children_of(read_session(), parent) if name == "provinsi" or parent else []
             parent = self.regions[name].code if name in self.regions else None
+        return options
 
 
 class CaptchaForm(PortalForm):

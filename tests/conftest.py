@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +77,20 @@ def redis_server() -> Iterator[str]:
         _unavailable("TEST_REDIS_URL")
     yield REDIS_URL
     client.close()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: writes beyond it fail with the kernel's own ENOSPC. Mounting needs root
+    (CAP_SYS_ADMIN); without it the test skips."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(folder)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
 
 
 def _database_url(server: str, tmp_path: Path) -> str:

@@ -7,6 +7,7 @@ import secrets
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db, limiter
 from portal.forms import ComplaintForm, ReopenForm, TrackForm
@@ -23,12 +24,27 @@ from portal.services.complaints import (
     reopen_complaint,
     track_complaint,
 )
-from portal.services.uploads import DEFAULT_MAX_PIXELS, CleanImage, UploadRejected, UploadsBusy, clean_image
+from portal.services.outages import is_database_outage
+from portal.services.uploads import (
+    DEFAULT_MAX_PIXELS,
+    CleanImage,
+    EvidenceNotStored,
+    UploadRejected,
+    UploadsBusy,
+    clean_image,
+)
 
 bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
 SERVICE_DISRUPTED = _l("Layanan sedang gangguan sehingga aduan Anda belum terkirim. Isian Anda masih ada di "
-                       "bawah: ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+                       "bawah: pilih lagi fotonya, ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+
+EVIDENCE_NOT_STORED = _l("Foto bukti tidak dapat disimpan karena gangguan penyimpanan di server, sehingga "
+                         "aduan Anda belum terkirim. Isian Anda masih ada di bawah: pilih lagi fotonya, ketik "
+                         "angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+
+REGIONS_UNAVAILABLE = _l("Layanan sedang gangguan sehingga daftar wilayah tidak dapat dimuat. Coba lagi "
+                         "sebentar lagi.")
 
 _FILED = "filed_complaint"
 
@@ -37,7 +53,8 @@ def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int =
     """The complaint form with a fresh captcha; what was typed stays (files cannot)."""
     new_captcha(form, ChallengePurpose.COMPLAINT)
     form.token.data = form.token.data or secrets.token_urlsafe(24)
-    form.fill_region_choices()
+    if not form.fill_region_choices():
+        status, notice = 503, notice or REGIONS_UNAVAILABLE
     return no_store(make_response(
         render_template("complaints/new.html", form=form, region_errors=region_errors, notice=notice), status
     ))
@@ -103,6 +120,25 @@ def _draft(form: ComplaintForm) -> ComplaintDraft:
 @limiter.limit(limit("COMPLAINT_LIMIT"))
 def submit():
     form = ComplaintForm()
+    try:
+        return _submit(form)
+    except SQLAlchemyError as error:
+        if not is_database_outage(error):
+            raise
+        # Nothing was committed (or, if the connection died in COMMIT itself, a retry of this
+        # form finds what was): no code is shown, the form comes back with what was typed.
+        db.session.rollback()
+        current_app.logger.error("database unavailable while filing: %s", type(error).__name__)
+        return _form_page(form, {}, 503, notice=SERVICE_DISRUPTED)
+    except EvidenceNotStored as error:
+        current_app.logger.error("evidence not stored: %s", error)
+        return _form_page(form, {}, 503, notice=EVIDENCE_NOT_STORED)
+    except (CaptchaUnavailable, UploadsBusy):
+        # The spent-challenge store does not answer, or every decoding slot stayed busy.
+        return _form_page(form, {}, 503, notice=SERVICE_DISRUPTED)
+
+
+def _submit(form: ComplaintForm):
     region_errors = form.check_regions()
     # A refresh, double tap or retry of a form that was already filed: the same code, no new captcha.
     if form.token.data and (code := find_filed(db.session, form.token.data[:64])):
@@ -113,14 +149,8 @@ def submit():
     if not fields_ok or region_errors:
         return _form_page(form, region_errors)
     # The captcha is spent before any photo is decoded: decoding is the expensive part.
-    try:
-        solved = captcha_solved(form, ChallengePurpose.COMPLAINT)
-    except CaptchaUnavailable:
-        return _form_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
-    try:
-        images = _clean_photos(form) if solved else None
-    except UploadsBusy:
-        return _form_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
+    solved = captcha_solved(form, ChallengePurpose.COMPLAINT)
+    images = _clean_photos(form) if solved else None
     if images is None:
         return _form_page(form, region_errors)
     try:

@@ -7,10 +7,12 @@ from flask import Flask, current_app, render_template
 from flask_babel import get_locale, gettext
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from portal.i18n import DEFAULT_LANGUAGE, N_
 from portal.services.captcha import CaptchaUnavailable
+from portal.services.outages import is_database_outage
 
 PAGES = (400, 403, 404, 405, 413, 429, 500, 503)
 
@@ -47,6 +49,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
     def database_unavailable(error: Exception):
         # The database is down, locked or overloaded: say so plainly. Only the type is logged,
         # since the message carries the statement's parameters (names, hashes).
@@ -61,6 +64,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):
+        if is_database_outage(error):
+            return database_unavailable(error)
         # A bug, not an outage (an integrity error, say): a 500, logged without the parameters.
         app.logger.error("database error: %s in %s", type(error).__name__, (error.statement or "")[:200])
         return _render(InternalServerError.code)

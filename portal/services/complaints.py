@@ -11,6 +11,7 @@ earlier one is open is shown the earlier code.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -36,8 +37,11 @@ from portal.models import (
     utcnow,
 )
 from portal.services.names import phonetic_key
+from portal.services.outages import is_database_outage
 from portal.services.pii import PiiVault
 from portal.services.uploads import CleanImage, remove_stored, store_image
+
+logger = logging.getLogger(__name__)
 
 #: Crockford's base32 without I, L, O and U: nothing to misread on a phone or a receipt.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -197,7 +201,10 @@ def file_complaint(
 ) -> FilingResult:
     """File a complaint with its evidence in one transaction and return its tracking code.
 
-    Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days.
+    Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days,
+    `EvidenceNotStored` when a photo cannot be written, and the database's error when it fails;
+    in each case nothing is committed and no photo of this filing stays on disk (except when
+    the connection dies during COMMIT itself, see below).
     """
     now = now or utcnow()
     nik_hash = vault.digest(draft.complainant_nik)
@@ -210,6 +217,7 @@ def file_complaint(
         raise SanggahQuotaExceeded()
 
     stored: list[str] = []
+    committing = False
     try:
         for image in images:
             stored.append(store_image(upload_dir, image))
@@ -250,6 +258,8 @@ def file_complaint(
                 height=image.height, size_bytes=len(image.data), sha256=image.sha256, created_at=now,
             ))
         session.add(complaint)
+        session.flush()
+        committing = True
         session.commit()
         return FilingResult(complaint.code, created=True)
     except IntegrityError:
@@ -259,9 +269,16 @@ def file_complaint(
         if (twin := _earlier_filing(session, idempotency_key, nik_hash, draft.kind, subject_key)) is None:
             raise
         return twin
-    except BaseException:
+    except BaseException as error:
         session.rollback()
-        remove_stored(upload_dir, stored)
+        if committing and is_database_outage(error):
+            # The connection died during COMMIT: the database may have committed before it went,
+            # and then these photos belong to a complaint that a retry of the form will find.
+            # An orphan file (the commit did not happen) is the lesser harm than lost evidence.
+            logger.warning("commit outcome unknown (%s); keeping %d stored photos", type(error).__name__,
+                           len(stored))
+        else:
+            remove_stored(upload_dir, stored)
         raise
 
 

@@ -13,6 +13,7 @@ installed; without it such a file is refused like any other format we do not tak
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -118,6 +119,11 @@ class UploadsBusy(RuntimeError):
     """Every decoding slot stayed taken for too long: the caller should ask to try again shortly."""
 
 
+class EvidenceNotStored(Exception):
+    """The server could not write a photo (disk full, read-only, out of inodes); the error's
+    name is the message, for logs. Nothing of the photo is left behind."""
+
+
 @dataclass(frozen=True, slots=True)
 class CleanImage:
     """A re-encoded upload: only its pixels survive, at most `max_side` on the longest side."""
@@ -185,25 +191,37 @@ def store_image(folder: Path, image: CleanImage) -> str:
 
     The folder is created (mode 0o700) when missing. The file is created exclusively with mode
     0o600, so an existing file is never overwritten, and it is on disk when this returns.
+    Raises `EvidenceNotStored` when it cannot be written whole; no part of it stays then.
     """
     content_type = _STORED_EXTENSIONS.get(image.extension)
     if content_type is None or content_type != image.content_type:
         # The extension becomes part of a path: only our own two are ever allowed there.
         raise ValueError(f"not a stored image type: {image.extension!r}")
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = secrets.token_hex(16) + image.extension
     path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as error:
+        raise _not_stored(error) from error
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(image.data)
             out.flush()
             os.fsync(out.fileno())
-    except BaseException:
+        # Inside the try: a file whose name the caller never learns could never be cleaned up.
+        _fsync_directory(folder)
+    except BaseException as error:
         path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _not_stored(error) from error
         raise
-    _fsync_directory(folder)
     return name
+
+
+def _not_stored(error: OSError) -> EvidenceNotStored:
+    # The errno's name (ENOSPC) says enough; the message would carry the path.
+    return EvidenceNotStored(errno.errorcode.get(error.errno or 0, type(error).__name__))
 
 
 def remove_stored(folder: Path, names: Iterable[str]) -> None:

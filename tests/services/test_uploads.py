@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import stat
 import struct
+import subprocess
 import warnings
 import zipfile
 import zlib
@@ -16,7 +18,14 @@ import pytest
 from PIL import ExifTags, Image, ImageCms
 
 from portal.services import uploads
-from portal.services.uploads import CleanImage, UploadRejected, clean_image, remove_stored, store_image
+from portal.services.uploads import (
+    CleanImage,
+    EvidenceNotStored,
+    UploadRejected,
+    clean_image,
+    remove_stored,
+    store_image,
+)
 
 RED = (220, 30, 30)
 BLUE = (30, 30, 220)
@@ -515,6 +524,25 @@ def test_store_image_refuses_an_extension_it_did_not_make(tmp_path: Path):
     with pytest.raises(ValueError):
         store_image(tmp_path, forged)
     assert list(tmp_path.iterdir()) == []
+
+
+def noise(side: int = 400) -> CleanImage:
+    """A photo that cannot shrink (random pixels): some 400 KB re-encoded."""
+    return clean(encode(Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)), "PNG"))
+
+
+def test_a_photo_that_does_not_fit_leaves_no_part_behind(small_tmpfs: Path):
+    assert len(noise().data) > 64 * 1024
+    with pytest.raises(EvidenceNotStored, match="ENOSPC"):
+        store_image(small_tmpfs, noise())
+    assert list(small_tmpfs.iterdir()) == []
+    store_image(small_tmpfs, clean(make_jpeg()))  # the space was given back
+
+
+def test_a_read_only_folder_is_reported_not_raised_raw(small_tmpfs: Path):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    with pytest.raises(EvidenceNotStored, match="EROFS"):
+        store_image(small_tmpfs, clean(make_jpeg()))
 
 
 def test_remove_stored_deletes_and_ignores_missing_names(tmp_path: Path):
