@@ -71,6 +71,9 @@ class Config:
     LOGIN_USERNAME_LIMIT = os.environ.get("LOGIN_USERNAME_LIMIT", "10/hour")
     RATELIMIT_HEADERS_ENABLED = True
     REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
+    # How long a worker reuses the rendered blank lookup form (and how long its "data of period"
+    # line may lag an import).
+    RENDERED_PAGE_SECONDS = _env_int("RENDERED_PAGE_SECONDS", 30)
     # Makes every captcha answer this text: for tests and benchmarks only.
     CAPTCHA_FIXED_ANSWER = os.environ.get("CAPTCHA_FIXED_ANSWER") or None
 

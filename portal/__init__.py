@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, close_read_session, csrf, db, limiter, login_manager, migrate
 from portal.i18n import select_language
+from portal.routes.page_cache import RenderedPages
 from portal.secrets import load_development_secrets
 from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
@@ -58,6 +59,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["captcha"] = Captcha(
         CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"]), _spent_challenges(app)
     )
+    app.extensions["rendered_pages"] = RenderedPages(ttl=app.config["RENDERED_PAGE_SECONDS"])
     app.after_request(add_security_headers)
 
     db.init_app(app)

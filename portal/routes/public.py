@@ -13,8 +13,10 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
 
 from portal.extensions import db, limiter, read_session
 from portal.forms import DesilForm, LookupForm
@@ -27,6 +29,7 @@ from portal.routes.common import (
     pii_vault,
     within_shared_limit,
 )
+from portal.routes.page_cache import CAPTCHA_MARK, CSRF_MARK, RenderedPages
 from portal.services import audit, captcha_media
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
@@ -48,6 +51,25 @@ def _lookup_page(form: LookupForm, region_errors: dict[str, str], status: int = 
     return no_store(make_response(page, status))
 
 
+def _blank_lookup_page():
+    """The lookup form as every first visit sees it: rendered once per language, filled per visit."""
+
+    def render() -> str:
+        form = LookupForm(formdata=None)
+        form.captcha_id.data = CAPTCHA_MARK
+        if "csrf_token" in form:
+            form.csrf_token.current_token = CSRF_MARK
+        form.check_regions()
+        form.fill_region_choices()
+        return render_template("public/index.html", form=form, region_errors={},
+                               batch=latest_batch(read_session()), notice=None)
+
+    html = current_app.extensions["rendered_pages"].get(("lookup", str(get_locale())), render)
+    csrf_token = generate_csrf() if current_app.config["WTF_CSRF_ENABLED"] else None
+    page = RenderedPages.fill(html, captcha_id=captcha().issue(ChallengePurpose.LOOKUP), csrf_token=csrf_token)
+    return no_store(make_response(page))
+
+
 def _form_from_desa_code(code: str) -> LookupForm:
     """A form preselected down to a desa chosen from the search (`/?desa=32.04.05.2001`)."""
     parts = code.split(".")
@@ -65,7 +87,7 @@ def index():
     elif request.args.get("desa"):
         form = _form_from_desa_code(request.args["desa"][:20])
     else:
-        form = LookupForm(formdata=None)
+        return _blank_lookup_page()
     return _lookup_page(form, form.check_regions())
 
 

@@ -405,3 +405,37 @@ def test_one_challenges_audio_plays_a_few_times_from_any_address(limited_app):
     plays = [client.get(f"/captcha/{challenge}.wav", environ_base={"REMOTE_ADDR": f"10.6.0.{n}"}).status_code
              for n in range(5)]
     assert plays == [200, 200, 200, 429, 429]
+
+
+def test_the_blank_form_is_rendered_once_and_filled_per_visit(app, client, registry):
+    from flask import template_rendered
+
+    rendered: list[str] = []
+
+    def record(_app, template, **_context) -> None:
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(record, app):
+        first, second = client.get("/").text, client.get("/").text
+    assert rendered.count("public/index.html") == 1
+    assert captcha_of(first) != captcha_of(second)
+    assert first.replace(captcha_of(first), "") == second.replace(captcha_of(second), "")
+    assert f"/captcha/{captcha_of(second)}.png" in second and "__portal_" not in second
+    english = client.get("/", headers={"Accept-Language": "en"}).text
+    assert 'lang="en"' in english and "__portal_" not in english
+    # The filled-in challenge works like any other.
+    response = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solve(app, second)})
+    assert "Data ditemukan" in response.text
+
+
+def test_the_blank_forms_csrf_token_is_the_visitors_own(app, registry):
+    app.config["WTF_CSRF_ENABLED"] = True
+    csrf = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+    alice, bob = app.test_client(), app.test_client()
+    alice_page, bob_page = alice.get("/").text, bob.get("/").text
+    assert csrf.search(alice_page).group(1) != csrf.search(bob_page).group(1)
+    form = {**CHAIN, "nama": "Siti Aminah", **solve(app, alice_page), "csrf_token": csrf.search(alice_page).group(1)}
+    assert "Data ditemukan" in alice.post("/cek", data=form).text
+    # Another visitor's token is refused.
+    stolen = {**form, **solve(app, bob.get("/").text), "csrf_token": csrf.search(alice_page).group(1)}
+    assert bob.post("/cek", data=stolen).status_code == 400
