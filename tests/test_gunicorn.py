@@ -1,27 +1,21 @@
 """The portal starts under gunicorn with its own configuration file and serves the home page."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+from tests.production.servers import free_port, wait_for_health
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_home_page_is_served_by_gunicorn(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "PORTAL_BIND": f"127.0.0.1:{_free_port()}",
+        "PORTAL_BIND": f"127.0.0.1:{free_port()}",
         "WEB_CONCURRENCY": "2",
     }
     bin_dir = Path(sys.executable).parent
@@ -30,17 +24,13 @@ def test_home_page_is_served_by_gunicorn(tmp_path):
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen([bin_dir / "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{env['PORTAL_BIND']}/"
+    port = int(env["PORTAL_BIND"].rsplit(":", 1)[1])
     try:
-        body = ""
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    body = response.read().decode()
-                    assert response.status == 200
-                    break
-            except OSError:
-                time.sleep(0.1)
+        # Workers may take a while to import the app on a loaded machine: wait for them, not a fixed time.
+        wait_for_health(port)
+        with urllib.request.urlopen(f"http://{env['PORTAL_BIND']}/", timeout=10) as response:
+            body = response.read().decode()
+            assert response.status == 200
         assert "Cek status penerima bansos" in body
         assert 'lang="id"' in body
     finally:
