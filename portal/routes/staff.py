@@ -155,7 +155,7 @@ def export():
     def generate() -> Iterator[str]:
         yield "\ufeff"  # UTF-8 BOM: Excel then opens the file with the right characters
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # every field quoted, numbers too
         for row in rows:
             writer.writerow(row)
             yield buffer.getvalue()

@@ -320,6 +320,27 @@ def test_export_neutralises_spreadsheet_formulas(app, session, world):
     assert "'=HYPERLINK" in body
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def test_export_quotes_every_field_and_no_separator_starts_a_live_formula(app, session, world):
+    """A spreadsheet that splits on `;` (Indonesian Excel does) must not meet `=cmd` in a cell."""
+    complaint = session.scalars(select(Complaint).where(Complaint.code == world["inside"])).one()
+    complaint.description = "Rumah bagus ;=cmd|' /C calc'!A0, -2+3\n@SUM(A1)\t=1"
+    session.commit()
+    session.close()
+    body = as_user(app, "desa.a").get("/staf/antrian.csv").data.decode("utf-8").lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert "Rumah bagus ;'=cmd|' /C calc'!A0, '-2+3\n'@SUM(A1)\t'=1" in rows[1]
+    rewritten = io.StringIO()
+    csv.writer(rewritten, quoting=csv.QUOTE_ALL).writerows(rows)
+    assert body == rewritten.getvalue()  # every field, numbers too, in quotes
+    for separator in (";", ",", "\t"):
+        for line in body.splitlines():
+            for piece in line.split(separator):
+                assert not piece.lstrip(' "').startswith(FORMULA_STARTS), (separator, piece)
+
+
 @pytest.mark.parametrize("query", ["umur=1000000", "umur=²", "hal=²", "hal=-1", "status=terbang"])
 def test_odd_queue_parameters_never_give_a_500(app, world, query):
     client = as_user(app, "desa.a")
