@@ -52,9 +52,10 @@ class Config:
     CAPTCHA_MEDIA_LIMIT = os.environ.get("CAPTCHA_MEDIA_LIMIT", "60/minute")
     COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")
     TRACK_LIMIT = os.environ.get("TRACK_LIMIT", "10/minute;100/day")
-    # Staff login: per address, and per username whatever the address (checked before hashing).
+    # Staff login: attempts per address; and failures per username (any address) after which
+    # a client that never logged in to that account must solve a captcha (never a lock).
     LOGIN_LIMIT = os.environ.get("LOGIN_LIMIT", "10/minute;50/day")
-    LOGIN_USERNAME_LIMIT = os.environ.get("LOGIN_USERNAME_LIMIT", "10/hour")
+    LOGIN_CAPTCHA_AFTER = os.environ.get("LOGIN_CAPTCHA_AFTER", "5/day")
     RATELIMIT_HEADERS_ENABLED = True
     REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
     # Makes every captcha answer this text: for tests and benchmarks only.

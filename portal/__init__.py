@@ -17,6 +17,7 @@ from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.secrets import load_development_secrets, private_folder
 from portal.security import add_security_headers
 from portal.services.captcha import CaptchaKeys
+from portal.services.login_throttle import LoginThrottle
 from portal.services.pii import PiiVault
 
 
@@ -51,6 +52,8 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["pii_vault"] = PiiVault(app.config["NIK_ENCRYPTION_KEY"])
     app.extensions["captcha_keys"] = CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"])
+    app.extensions["login_throttle"] = LoginThrottle(
+        app.config["RATELIMIT_STORAGE_URI"], app.config["LOGIN_CAPTCHA_AFTER"], app.config["SECRET_KEY"])
     app.after_request(add_security_headers)
 
     db.init_app(app)

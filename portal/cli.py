@@ -19,7 +19,7 @@ from lokal import parse_nik
 from portal.extensions import db
 from portal.models import RegionLevel, StaffRole, StaffUser
 from portal.secrets import private_folder
-from portal.services import demo, staff
+from portal.services import demo, staff, two_factor
 from portal.services.regions import load_regions
 from portal.services.registry_import import (
     REASONS,
@@ -236,6 +236,16 @@ def staff_reset_password(username: str, prompt: bool) -> None:
     click.echo(_("Kata sandi %(username)s diganti.", username=username))
     if not prompt:
         click.echo(_("Kata sandi (hanya ditampilkan sekali): %(password)s", password=password))
+
+
+@staff_cli.command("reset-2fa")
+@click.argument("username")
+def staff_reset_two_factor(username: str) -> None:
+    """Hapus verifikasi dua langkah akun (ponsel hilang) dan akhiri semua sesinya."""
+    user = _staff_or_fail(username)
+    two_factor.reset(db.session, user)
+    click.echo(_("Verifikasi dua langkah %(username)s direset; ia mendaftar lagi saat masuk berikutnya.",
+                 username=username))
 
 
 def register(app: Flask) -> None:

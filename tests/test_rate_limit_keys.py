@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from config import TestConfig
-from portal import create_app
-from portal.extensions import client_address_key, db
+from portal.extensions import client_address_key
+from tests.conftest import limited_app
 
 
 @pytest.fixture
 def limited(app):
-    class Limited(TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        RATELIMIT_ENABLED = True
-        REGION_API_LIMIT = "2/minute"
-
-    limited = create_app(Limited)
-    yield limited
-    with limited.app_context():
-        db.engine.dispose()
+    with limited_app(app, REGION_API_LIMIT="2/minute") as limited:
+        yield limited
 
 
 def _status(app, address: str) -> int:
