@@ -30,8 +30,8 @@ MIN_DISTINCT_BASE64_CHARS = 18
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2}){32,}$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/_-]{43,}={0,2}$")
 # Folders of a checkout that are not the project's own text (or are private to this host).
-_SKIPPED_FOLDERS = {".git", ".venv", "venv", "node_modules", "instance", "__pycache__", ".pytest_cache",
-                    ".ruff_cache"}
+_SKIPPED_FOLDERS = {".git", ".venv", "venv", "node_modules", "site-packages", "instance", "__pycache__",
+                    ".pytest_cache", ".ruff_cache"}
 _MAX_SCANNED_FILE = 2 * 1024 * 1024
 
 
@@ -57,7 +57,9 @@ def found_in_tree(value: str, root: Path) -> Path | None:
     """
     needles = {value.encode(), value.rstrip("=").encode()}
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [name for name in subfolders if name not in _SKIPPED_FOLDERS]
+        # A virtualenv of any name holds other projects' files, not ours (and thousands of them).
+        subfolders[:] = [name for name in subfolders if name not in _SKIPPED_FOLDERS
+                         and not (Path(folder) / name / "pyvenv.cfg").exists()]
         for name in files:
             path = Path(folder) / name
             try:

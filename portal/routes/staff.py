@@ -136,7 +136,7 @@ def _logged_in(user: StaffUser, message: str | None = None) -> Response:
     response = redirect(url_for(".enrol" if two_factor.must_enrol(user) else ".dashboard"))
     ids = [user.id, *(i for i in _known_device_ids() if i != user.id)][:_DEVICE_ACCOUNTS]
     response.set_cookie(_DEVICE_COOKIE, _device_signer().dumps(ids), max_age=_DEVICE_DAYS * 86400,
-                        path=url_for(".login").rsplit("/", 1)[0], httponly=True, samesite="Lax",
+                        path=bp.url_prefix, httponly=True, samesite="Lax",
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return response
 
@@ -175,7 +175,7 @@ def _pending_user() -> StaffUser | None:
     pending = session.get(_PENDING_KEY)
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > _PENDING_SECONDS:
         return None
-    user = db.session.get(StaffUser, pending.get("id"))
+    user = db.session.get(StaffUser, pending["id"]) if isinstance(pending.get("id"), int) else None
     return user if user is not None and user.active and two_factor.is_enabled(user) else None
 
 
