@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+#: The project checkout: a production secret written anywhere in it is public.
+PROJECT_ROOT = Path(__file__).resolve().parent
 
 
 def _env_int(name: str, default: int) -> int:
@@ -66,9 +70,10 @@ class Config:
     AUDIO_PER_CHALLENGE_LIMIT = os.environ.get("AUDIO_PER_CHALLENGE_LIMIT", "3 per 30 minutes")
     COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")
     TRACK_LIMIT = os.environ.get("TRACK_LIMIT", "10/minute;100/day")
-    # Staff login: per address, and per username whatever the address (checked before hashing).
+    # Staff login: attempts per address; and failures per username (any address) after which
+    # a client that never logged in to that account must solve a captcha (never a lock).
     LOGIN_LIMIT = os.environ.get("LOGIN_LIMIT", "10/minute;50/day")
-    LOGIN_USERNAME_LIMIT = os.environ.get("LOGIN_USERNAME_LIMIT", "10/hour")
+    LOGIN_CAPTCHA_AFTER = os.environ.get("LOGIN_CAPTCHA_AFTER", "5/day")
     RATELIMIT_HEADERS_ENABLED = True
     REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
     # How long a worker reuses the rendered blank lookup form (and how long its "data of period"
@@ -115,7 +120,11 @@ class ProductionConfig(Config):
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse to start with an unsafe configuration (production without explicit secrets)."""
+    """Refuse to start with an unsafe configuration: in production, missing or weak secrets.
+
+    Weak means fewer than 32 random bytes, a value written in the project's files, or the same
+    key for SECRET_KEY and NIK_ENCRYPTION_KEY (see `portal.secrets.secret_problem`).
+    """
     if config.get("PORTAL_ENV") != "production":
         return
     required = {
@@ -131,6 +140,17 @@ def check_config(config: Mapping[str, Any]) -> None:
             "PORTAL_ENV=production needs explicit " + ", ".join(missing)
             + " (see README, Configuration)."
         )
+    # Imported here: portal imports this module while it is being loaded.
+    from portal.secrets import key_material, secret_problem
+
+    secret_key, nik_key = str(config["SECRET_KEY"]), str(config["NIK_ENCRYPTION_KEY"])
+    for problem in (secret_problem("SECRET_KEY", secret_key, root=PROJECT_ROOT),
+                    secret_problem("NIK_ENCRYPTION_KEY", nik_key, root=PROJECT_ROOT, exact_bytes=True)):
+        if problem:
+            raise ConfigError(problem)
+    # One key for two jobs: whoever learns the one (a signed cookie forged offline, say) has both.
+    if secret_key.strip() == nik_key.strip() or key_material(secret_key) == key_material(nik_key):
+        raise ConfigError("SECRET_KEY and NIK_ENCRYPTION_KEY must be two different random keys.")
 
 
 def config_for_environment() -> type[Config]:

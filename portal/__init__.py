@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
@@ -17,9 +17,10 @@ from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, close_read_session, csrf, db, limiter, login_manager, migrate
 from portal.i18n import select_language
 from portal.routes.page_cache import RenderedPages
-from portal.secrets import load_development_secrets
+from portal.secrets import load_development_secrets, private_folder
 from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
+from portal.services.login_throttle import LoginThrottle
 from portal.services.pii import PiiVault
 
 
@@ -40,7 +41,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     check_config(app.config)
     load_development_secrets(app.config, app.instance_path)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        os.makedirs(app.instance_path, exist_ok=True)
+        private_folder(app.instance_path)  # the database holds names and birth dates: 0700
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             "sqlite:///" + os.path.join(app.instance_path, "portal.db")
         )
@@ -60,6 +61,8 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"]), _spent_challenges(app)
     )
     app.extensions["rendered_pages"] = RenderedPages(ttl=app.config["RENDERED_PAGE_SECONDS"])
+    app.extensions["login_throttle"] = LoginThrottle(
+        app.config["RATELIMIT_STORAGE_URI"], app.config["LOGIN_CAPTCHA_AFTER"], app.config["SECRET_KEY"])
     app.after_request(add_security_headers)
 
     db.init_app(app)
@@ -147,7 +150,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers keep reading the old registry while an import writes the new one.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
+        _keep_private(row[2] for row in cursor.execute("PRAGMA database_list"))
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def _keep_private(database_files: Iterable[str]) -> None:
+    """The SQLite file holds names and birth dates: 0600 before its WAL and shared-memory
+    files are made (SQLite gives them the database file's mode), and they too if they exist."""
+    for name in database_files:
+        if not name:  # an in-memory database
+            continue
+        for path in (name, name + "-wal", name + "-shm"):
+            if os.path.exists(path) and os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -19,7 +18,8 @@ from lokal import parse_nik
 
 from portal.extensions import db
 from portal.models import RegionLevel, StaffRole, StaffUser
-from portal.services import demo, staff
+from portal.secrets import private_folder
+from portal.services import demo, staff, two_factor
 from portal.services.regions import load_regions
 from portal.services.registry_import import (
     REASONS,
@@ -154,13 +154,18 @@ def demo_seed(desa: tuple[str, ...], people: int, if_empty: bool, random_seed: i
         click.echo(_("Registri sudah berisi data; data contoh tidak dibuat."))
         return
     codes = list(desa) or list(demo.DEFAULT_DESA)
-    out = Path(current_app.instance_path) / "demo" / "dtsen-demo.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    instance = private_folder(current_app.instance_path)
+    out = private_folder(instance / "demo") / "dtsen-demo.csv"
+    # The extract holds NIKs (invented, but shaped like real ones): private while it exists,
+    # and gone once imported, so no copy of it lingers outside the database.
     try:
-        examples = demo.write_extract(db.session, out, codes, people_per_desa=people, seed=random_seed)
-    except demo.UnknownDesa as exc:
-        raise click.ClickException(_("Kode desa tidak dikenal: %(code)s", code=exc.code)) from None
-    run_import(str(out), period=demo.DEMO_PERIOD, dry_run=False, report=None, imported_by="demo")
+        try:
+            examples = demo.write_extract(db.session, out, codes, people_per_desa=people, seed=random_seed)
+        except demo.UnknownDesa as exc:
+            raise click.ClickException(_("Kode desa tidak dikenal: %(code)s", code=exc.code)) from None
+        run_import(str(out), period=demo.DEMO_PERIOD, dry_run=False, report=None, imported_by="demo")
+    finally:
+        out.unlink(missing_ok=True)
     click.echo(_("Coba cari nama berikut:"))
     for example in examples:
         click.echo(f"  - {example.name} — {example.desa_path}")
@@ -231,6 +236,16 @@ def staff_reset_password(username: str, prompt: bool) -> None:
     click.echo(_("Kata sandi %(username)s diganti.", username=username))
     if not prompt:
         click.echo(_("Kata sandi (hanya ditampilkan sekali): %(password)s", password=password))
+
+
+@staff_cli.command("reset-2fa")
+@click.argument("username")
+def staff_reset_two_factor(username: str) -> None:
+    """Hapus verifikasi dua langkah akun (ponsel hilang) dan akhiri semua sesinya."""
+    user = _staff_or_fail(username)
+    two_factor.reset(db.session, user)
+    click.echo(_("Verifikasi dua langkah %(username)s direset; ia mendaftar lagi saat masuk berikutnya.",
+                 username=username))
 
 
 def register(app: Flask) -> None:

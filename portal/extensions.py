@@ -1,5 +1,7 @@
 """Extension objects, created unbound here and bound to the app in `create_app`."""
 
+import ipaddress
+
 from flask import current_app, g
 from flask_babel import Babel, gettext
 from flask_limiter import Limiter
@@ -31,7 +33,27 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def client_address_key() -> str:
+    """The rate-limit key of the client: an IPv4 address whole, an IPv6 address by its /64.
+
+    One IPv6 subscriber is routinely given a whole /64 (2^64 addresses): keyed by the full
+    address, each new address would be a fresh allowance.
+    """
+    address = get_remote_address()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+limiter = Limiter(key_func=client_address_key)
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
 # Flashed in the visitor's language when a staff page asks for a login first.

@@ -360,6 +360,11 @@ class LoginForm(PortalForm):
     password = PasswordField(_l("Kata sandi"), validators=[InputRequired(_l("Isi kata sandi.")), Length(max=200)])
 
 
+class TwoFactorForm(PortalForm):
+    kode = StringField(_l("Kode verifikasi"), validators=[InputRequired(_l("Ketik kode dari aplikasi autentikator.")),
+                                                         Length(max=40)])
+
+
 class MoveForm(PortalForm):
     to = HiddenField(validators=[InputRequired()])
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])

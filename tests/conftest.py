@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,17 @@ def app(tmp_path: Path, test_regions: list[RegionRecord], database_server: str) 
         db.engine.dispose()
 
 
+@contextmanager
+def limited_app(app: Flask, **settings) -> Iterator[Flask]:
+    """A second app on the same database with rate limits on (as in production) and `settings`."""
+    config = type("Limited", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                                             "RATELIMIT_ENABLED": True, **settings})
+    limited = create_app(config)
+    yield limited
+    with limited.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
 def client(app: Flask):
     return app.test_client()
@@ -191,11 +203,48 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, columns: list[str] | No
 STRONG_PASSWORD = "kuda-laut-merah-berenang-7"
 
 
-def make_staff(session, username: str, role: str, region: str | None, *, nik_hash: bytes | None = None):
+def fixed_vault():
+    from portal.services.pii import PiiVault
+
+    return PiiVault(TestConfig.NIK_ENCRYPTION_KEY)
+
+
+def make_staff(session, username: str, role: str, region: str | None, *, nik_hash: bytes | None = None,
+               two_factor: bool | None = None):
+    """An account; kabupaten and admin ones (or `two_factor=True`) with a second factor enrolled."""
+    import pyotp
+
     from portal.models import StaffRole
+    from portal.services import two_factor as second_factor
     from portal.services.staff import create_staff
 
-    return create_staff(session, username, StaffRole(role), region, STRONG_PASSWORD, nik_hash=nik_hash)
+    user = create_staff(session, username, StaffRole(role), region, STRONG_PASSWORD, nik_hash=nik_hash)
+    if two_factor or (two_factor is None and second_factor.is_required(user)):
+        secret = second_factor.enrolment_secret(session, fixed_vault(), user)
+        second_factor.confirm_enrolment(session, fixed_vault(), user, pyotp.TOTP(secret).now())
+    return user
+
+
+def current_code(app, username: str) -> str:
+    """The code the user's authenticator shows now, made usable once more.
+
+    A test logs in the same account several times within one 30-second step, which the portal
+    rightly refuses as a replay; forgetting the last used step stands for the time between
+    two real logins. Replays are tested with this off (tests/routes/test_two_factor.py).
+    """
+    import pyotp
+    from sqlalchemy import update
+
+    from portal.models import StaffUser
+    from portal.services import two_factor as second_factor
+    from portal.services.staff import get_staff
+
+    with app.app_context():
+        user = get_staff(db.session, username)
+        secret = second_factor.secret_of(app.extensions["pii_vault"], user)
+        db.session.execute(update(StaffUser).where(StaffUser.id == user.id).values(totp_last_step=None))
+        db.session.commit()
+    return pyotp.TOTP(secret).now()
 
 
 def make_complaint(session, vault, *, desa: str = DESA_A, kind: str = "sanggah", subject: str = "Budi Santoso",
@@ -216,4 +265,8 @@ def make_complaint(session, vault, *, desa: str = DESA_A, kind: str = "sanggah",
 
 
 def login(client, username: str, password: str = STRONG_PASSWORD):
-    return client.post("/staf/masuk", data={"username": username, "password": password})
+    """Log in through the form; an account with a second factor also types its current code."""
+    response = client.post("/staf/masuk", data={"username": username, "password": password})
+    if response.status_code == 302 and response.headers["Location"].endswith("/staf/masuk/kode"):
+        response = client.post("/staf/masuk/kode", data={"kode": current_code(client.application, username)})
+    return response

@@ -4,7 +4,7 @@ Issuing a challenge wrote a row on every form shown; an id now carries its purpo
 expiry under a MAC, and only the one attempt writes its id here (or to Redis).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 10:10:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -8,11 +8,11 @@ import enum
 from sqlalchemy import (
     DDL,
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
-    Integer,
     LargeBinary,
     String,
     Text,
@@ -49,10 +49,14 @@ class StaffUser(db.Model):
     #: Keyed hash of the staff member's own NIK, if given: they may not act on complaints about themselves.
     nik_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The TOTP secret (RFC 6238), AES-GCM encrypted and bound to this account; set when
+    #: enrolment starts, in use once `totp_enabled_at` is set.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The last 30-second time step whose code was accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username} {self.role} {self.region_code}>"
@@ -69,6 +73,28 @@ class StaffSession(db.Model):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     staff: Mapped[StaffUser] = relationship()
+
+
+class StaffRecoveryCode(db.Model):
+    """A one-time code for logging in without the authenticator; only its keyed hash is kept."""
+
+    __tablename__ = "staff_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffKnownAddress(db.Model):
+    """A client address (keyed hash of its rate-limit key) that logged in to this account before:
+    logins from it are not slowed by strangers' failures."""
+
+    __tablename__ = "staff_known_address"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), primary_key=True)
+    address_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    last_login_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(db.Model):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from flask import (
     Blueprint,
@@ -28,14 +29,18 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from portal.extensions import db, limiter, login_manager
-from portal.forms import AccountForm, LoginForm, MoveForm, MusdesForm, NoteForm
+from portal.extensions import client_address_key, db, limiter, login_manager
+from portal.forms import AccountForm, CaptchaForm, LoginForm, MoveForm, MusdesForm, NoteForm, TwoFactorForm
+from portal.i18n import N_
 from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
-from portal.routes.common import limit, no_store, pii_vault, upload_dir
-from portal.services import moderation, staff
+from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.services import moderation, staff, two_factor
 from portal.services.audit import ACTIONS, audit_entries
+from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
+from portal.services.login_throttle import LoginThrottle
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -80,26 +85,169 @@ def _labels() -> dict:
 # -- login ----------------------------------------------------------------------------------
 
 
-def _username_key() -> str:
-    return "login:" + staff.normalise_username(request.form.get("username", ""))
+_DEVICE_COOKIE = "staf_perangkat"
+_DEVICE_DAYS = 180
+_DEVICE_ACCOUNTS = 5  # accounts one shared office browser remembers
+_PENDING_KEY = "staf_2fa"  # in Flask's signed cookie: who passed the password step, and when
+_PENDING_SECONDS = 300
+# Reachable by a user who must enrol a second factor and has none yet.
+_OPEN_BEFORE_ENROLMENT = {"staff.login", "staff.second_factor", "staff.enrol", "staff.enrolment_qr", "staff.logout"}
+
+
+def _throttle() -> LoginThrottle:
+    return current_app.extensions["login_throttle"]
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="portal-bansos staff known device")
+
+
+def _known_device_ids() -> list[int]:
+    """Accounts that logged in from this browser (a signed cookie; it skips only the captcha)."""
+    try:
+        ids = _device_signer().loads(request.cookies.get(_DEVICE_COOKIE, ""), max_age=_DEVICE_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def _address_hash() -> bytes:
+    return _throttle().address_digest(client_address_key())
+
+
+def _known_client(user: StaffUser | None) -> bool:
+    """This browser or this address logged in to the account before: strangers' failures do not
+    slow it down."""
+    return user is not None and (user.id in _known_device_ids()
+                                 or staff.address_is_known(db.session, user, _address_hash()))
+
+
+def _captcha_answered(captcha: CaptchaForm) -> bool:
+    """A challenge was shown to this form and is solved now (a new picture is not an answer)."""
+    if request.form.get("gambar_baru") or not captcha.captcha_id.data:
+        return False
+    return captcha_solved(captcha, ChallengePurpose.LOGIN)
+
+
+def _logged_in(user: StaffUser, message: str | None = None) -> Response:
+    """Every factor checked: a new server-side session; this address and browser become known."""
+    token = staff.open_session(db.session, user, address_hash=_address_hash())
+    staff.end_session(db.session, session.get(_TOKEN_KEY))
+    session.clear()
+    login_user(StaffIdentity(user, token))
+    if message:
+        flash(message)
+    response = redirect(url_for(".enrol" if two_factor.must_enrol(user) else ".dashboard"))
+    ids = [user.id, *(i for i in _known_device_ids() if i != user.id)][:_DEVICE_ACCOUNTS]
+    response.set_cookie(_DEVICE_COOKIE, _device_signer().dumps(ids), max_age=_DEVICE_DAYS * 86400,
+                        path=bp.url_prefix, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
 @limiter.limit(limit("LOGIN_LIMIT"), methods=["POST"])
-@limiter.limit(limit("LOGIN_USERNAME_LIMIT"), key_func=_username_key, methods=["POST"])
 def login():
     form = LoginForm()
+    captcha = CaptchaForm()
+    show_captcha = False
     if form.validate_on_submit():
-        result = staff.authenticate(db.session, form.username.data, form.password.data)
-        if result.user is not None:
-            # A new session: whatever the old cookie held is ended on the server and dropped.
+        username = staff.normalise_username(form.username.data)
+        known = _known_client(staff.get_staff(db.session, username))
+        # Known or not, an unknown username behaves as a real one: the captcha reveals nothing.
+        show_captcha = not known and _throttle().needs_captcha(username)
+        if show_captcha and not _captcha_answered(captcha):
+            pass  # the password is not even checked; the form comes back with a new picture
+        elif (user := staff.check_password(db.session, username, form.password.data)) is not None:
+            if not two_factor.is_enabled(user):
+                return _logged_in(user)
             staff.end_session(db.session, session.get(_TOKEN_KEY))
             session.clear()
-            login_user(StaffIdentity(result.user, result.token))
-            return redirect(url_for(".dashboard"))
-        form.password.errors = [_("Nama pengguna atau kata sandi salah, atau akun sedang dikunci sementara. "
-                                  "Coba lagi beberapa menit lagi.")]
-    return render_template("staff/login.html", form=form)
+            session[_PENDING_KEY] = {"id": user.id, "at": int(time.time())}
+            return redirect(url_for(".second_factor"))
+        else:
+            _throttle().record_failure(username)
+            show_captcha = not known and _throttle().needs_captcha(username)
+            form.password.errors = [_("Nama pengguna atau kata sandi salah.")]
+    if show_captcha:
+        new_captcha(captcha, ChallengePurpose.LOGIN)
+    return render_template("staff/login.html", form=form, captcha=captcha if show_captcha else None)
+
+
+def _pending_user() -> StaffUser | None:
+    """The user who passed the password step in the last 5 minutes, if they have a second factor."""
+    pending = session.get(_PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > _PENDING_SECONDS:
+        return None
+    user = db.session.get(StaffUser, pending["id"]) if isinstance(pending.get("id"), int) else None
+    return user if user is not None and user.active and two_factor.is_enabled(user) else None
+
+
+@bp.route("/masuk/kode", methods=["GET", "POST"])
+@limiter.limit(limit("LOGIN_LIMIT"), methods=["POST"])
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        session.pop(_PENDING_KEY, None)
+        return redirect(url_for(".login"))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        if _throttle().codes_exhausted(user.id):
+            form.kode.errors = [_("Terlalu banyak kode salah untuk akun ini. Coba lagi satu jam lagi.")]
+        elif (factor := two_factor.verify(db.session, pii_vault(), user, form.kode.data)) is not None:
+            message = None
+            if factor.by_recovery_code:
+                message = _("Anda masuk dengan kode pemulihan; kode itu tidak berlaku lagi. Sisa kode: %(n)s.",
+                            n=factor.recovery_codes_left)
+            return _logged_in(user, message)
+        else:
+            _throttle().record_code_failure(user.id)
+            form.kode.errors = [_("Kode salah atau sudah pernah dipakai. Ketik kode yang sedang tampil, "
+                                  "atau satu kode pemulihan.")]
+    return render_template("staff/second_factor.html", form=form)
+
+
+@bp.before_request
+def _second_factor_first():
+    # Kabupaten and admin accounts reach no staff page before they have a second factor.
+    if request.endpoint in _OPEN_BEFORE_ENROLMENT or not current_user.is_authenticated:
+        return None
+    if two_factor.must_enrol(me()):
+        return redirect(url_for(".enrol"))
+    return None
+
+
+@bp.route("/2fa", methods=["GET", "POST"])
+@login_required
+def enrol():
+    user = me()
+    if two_factor.is_enabled(user):
+        return render_template("staff/two_factor.html", enabled=True,
+                               codes_left=two_factor.recovery_codes_left(db.session, user))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.confirm_enrolment(db.session, pii_vault(), user, form.kode.data)
+        except two_factor.TwoFactorError as refused:
+            form.kode.errors = [_(refused.message)]
+        else:
+            return render_template("staff/two_factor.html", enabled=True, recovery_codes=codes)
+    secret = two_factor.enrolment_secret(db.session, pii_vault(), user)
+    return render_template("staff/two_factor.html", enabled=False, form=form, secret=secret,
+                           required=two_factor.is_required(user))
+
+
+@bp.get("/2fa/qr.svg")
+@login_required
+def enrolment_qr():
+    """The QR code of the secret being enrolled, drawn here (no image service sees the secret)."""
+    user = me()
+    if two_factor.is_enabled(user):
+        abort(404)
+    secret = two_factor.enrolment_secret(db.session, pii_vault(), user)
+    response = Response(two_factor.qr_svg(two_factor.provisioning_uri(user, secret)), mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response  # no-store, like every staff response
 
 
 @bp.post("/keluar")
@@ -159,7 +307,7 @@ def export():
     def generate() -> Iterator[str]:
         yield "\ufeff"  # UTF-8 BOM: Excel then opens the file with the right characters
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # every field quoted, numbers too
         for row in itertools.chain([header], rows):
             writer.writerow(row)
             yield buffer.getvalue()
@@ -345,16 +493,29 @@ def accounts():
     return render_template("staff/accounts.html", form=form, users=users, created=created)
 
 
-@bp.post("/akun/<username>/nonaktif")
-@login_required
-def disable_account(username: str):
+def _change_account(username: str, change: Callable[[StaffUser], None], done: str) -> Response:
+    """A manager's change to an account they manage; beyond their reach looks like unknown (404)."""
     _managers_only()
     user = staff.get_staff(db.session, username)
     if user is None:
         abort(404)
     try:
-        staff.set_active(db.session, user, False, by=me())
-    except staff.StaffError:
-        abort(404)  # outside the manager's reach looks the same as unknown
-    flash(_("Akun %(username)s dinonaktifkan.", username=user.username))
+        change(user)
+    except (staff.StaffError, two_factor.TwoFactorError):
+        abort(404)
+    flash(_(done, username=user.username))
     return redirect(url_for(".accounts"), code=303)
+
+
+@bp.post("/akun/<username>/nonaktif")
+@login_required
+def disable_account(username: str):
+    return _change_account(username, lambda user: staff.set_active(db.session, user, False, by=me()),
+                           N_("Akun %(username)s dinonaktifkan."))
+
+
+@bp.post("/akun/<username>/reset-2fa")
+@login_required
+def reset_two_factor(username: str):
+    return _change_account(username, lambda user: two_factor.reset(db.session, user, by=me()),
+                           N_("Verifikasi dua langkah %(username)s direset; ia mendaftar lagi saat masuk berikutnya."))

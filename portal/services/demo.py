@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Programme, Region, RegionLevel
+from portal.secrets import private_file
 from portal.services.regions import normalise_region_code
 from portal.services.registry_import import PROGRAMME_COLUMNS, REQUIRED_COLUMNS
 
@@ -67,7 +68,7 @@ def _programmes(rng: random.Random, desil: int, has_children: bool) -> dict[str,
 
 def write_extract(session: Session, path: Path, desa: Sequence[str], *, people_per_desa: int,
                   seed: int, today: dt.date | None = None) -> list[DemoPerson]:
-    """Write a realistic extract for the given desa codes; return a few names worth looking up."""
+    """Write a realistic extract (mode 0600) for the given desa codes; return a few names worth looking up."""
     today = today or dt.date.today()
     rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not secrets
     fake = Faker("id_ID")
@@ -75,7 +76,7 @@ def write_extract(session: Session, path: Path, desa: Sequence[str], *, people_p
     columns = [*REQUIRED_COLUMNS, *PROGRAMME_COLUMNS]
     examples: list[DemoPerson] = []
     serial = 9000
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with private_file(path).open("w", newline="", encoding="utf-8") as f:  # 0600: it holds NIKs
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for raw_code in desa:

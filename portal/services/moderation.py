@@ -10,6 +10,7 @@ complainant wrote is never edited.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
@@ -177,12 +178,15 @@ def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilte
     yield from session.scalars(query.execution_options(yield_per=500))
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A formula character at the start of a cell, or after anything a spreadsheet may split a
+# line on (`;` `,` tab, a line break; spaces may come between), can start a live formula when
+# the file is opened with another separator than ours: `x;=cmd|' /C calc'!A0`.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"(^|[;,\t\r\n])( *)(?=[=+\-@\t\r])")
 
 
 def _cell(text: str) -> str:
-    """Text that a spreadsheet shows as text: a leading formula character is neutralised."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Text that a spreadsheet shows as text: every formula start gets a leading apostrophe."""
+    return _FORMULA_AFTER_SEPARATOR.sub(r"\1\2'", text)
 
 
 #: Column names of the export (the first row), translated by the route into the staff member's language.

@@ -1,8 +1,9 @@
 """Staff accounts, passwords, login throttling, server-side sessions and region scope.
 
 Passwords are hashed with Argon2id (memory-hard). A login that fails for an unknown user
-costs the same hash as a wrong password, and says the same thing. Repeated failures lock
-the account for a growing time. Sessions live in the database: the browser's cookie holds
+costs the same hash as a wrong password, and says the same thing. Repeated failures lead to
+a captcha, never to a lock (services.login_throttle); a second factor is services.two_factor.
+Sessions live in the database: the browser's cookie holds
 a random token, the table its hash; logging in makes a new one, logging out or 30 idle
 minutes ends it on the server, so an old cookie replayed later is worthless.
 """
@@ -14,7 +15,6 @@ import functools
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session, joinedload
 from zxcvbn import zxcvbn
 
 from portal.i18n import N_, UserFacingError
-from portal.models import ROLE_REGION_LEVEL, Region, StaffRole, StaffSession, StaffUser, utcnow
+from portal.models import (
+    ROLE_REGION_LEVEL,
+    Region,
+    StaffKnownAddress,
+    StaffRole,
+    StaffSession,
+    StaffUser,
+    utcnow,
+)
 from portal.services.audit import record
 from portal.services.regions import normalise_region_code
 
@@ -36,8 +44,8 @@ ROLE_LABELS: dict[StaffRole, str] = {
 
 MIN_PASSWORD_LENGTH = 12
 SESSION_IDLE = dt.timedelta(minutes=30)
-LOCK_AFTER_FAILURES = 5
-MAX_LOCK = dt.timedelta(hours=1)
+#: A client address that logged in to an account is known to it for this long.
+KNOWN_ADDRESS_FOR = dt.timedelta(days=90)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 _hasher = PasswordHasher()
 
@@ -141,7 +149,7 @@ def create_staff(session: Session, username: str, role: StaffRole, region_code: 
     if problem := password_problem(password, username):
         raise StaffError(problem)
     user = StaffUser(username=username, role=role, region_code=region_code, nik_hash=nik_hash,
-                     password_hash=_hasher.hash(password), active=True, failed_logins=0)
+                     password_hash=_hasher.hash(password), active=True)
     session.add(user)
     session.flush()
     record(session, "akun_dibuat", by, target=username, region_code=region_code,
@@ -170,12 +178,10 @@ def set_active(session: Session, user: StaffUser, active: bool, *, by: StaffUser
 
 
 def reset_password(session: Session, user: StaffUser, password: str, *, by: StaffUser | None = None) -> None:
-    """Set a new password, unlock the account and end its sessions. Commits."""
+    """Set a new password and end the account's sessions. Commits."""
     if problem := password_problem(password, user.username):
         raise StaffError(problem)
     user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
     record(session, "sandi_direset", by, target=user.username, region_code=user.region_code)
     session.commit()
@@ -184,22 +190,13 @@ def reset_password(session: Session, user: StaffUser, password: str, *, by: Staf
 # -- login and sessions ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    user: StaffUser | None
-    token: str | None = None
-    #: Set when the account is temporarily locked (the same message is shown either way).
-    locked: bool = False
+def check_password(session: Session, username: str, password: str, *, now: dt.datetime | None = None
+                   ) -> StaffUser | None:
+    """The active user whose password this is, or None (audited). Commits.
 
-
-def _lock_for(failures: int) -> dt.timedelta | None:
-    if failures < LOCK_AFTER_FAILURES:
-        return None
-    return min(dt.timedelta(minutes=2 ** (failures - LOCK_AFTER_FAILURES)), MAX_LOCK)
-
-
-def authenticate(session: Session, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
-    """Check a login; on success open a new server-side session and return its token. Commits."""
+    An unknown user costs the same hash as a wrong password. There is no lock: a lock would
+    let anyone who knows a username keep its owner out (see services.login_throttle).
+    """
     now = now or utcnow()
     name = normalise_username(username)
     user = get_staff(session, name)
@@ -208,27 +205,49 @@ def authenticate(session: Session, username: str, password: str, *, now: dt.date
         valid = user is not None
     except (VerificationError, InvalidHashError):
         valid = False
-    locked = user is not None and (user.locked_until or now) > now
-    if not valid or locked or not user.active:
-        if user is not None and not locked:
-            user.failed_logins += 1
-            if lock := _lock_for(user.failed_logins):
-                user.locked_until = now + lock
+    if not valid or not user.active:
         # What was typed for an unknown user is not kept: people type passwords into that field.
         record(session, "masuk_gagal", user, username=name if user else "(tidak dikenal)",
                region_code=user.region_code if user else None)
         session.commit()
-        return LoginResult(None, locked=locked)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+        return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+        session.commit()
+    return user
+
+
+def open_session(session: Session, user: StaffUser, *, address_hash: bytes | None = None,
+                 now: dt.datetime | None = None) -> str:
+    """Log a user in whose every factor was checked: a new server-side session; its token. Commits.
+
+    The client's address (a keyed hash) is remembered for the account, so that later logins
+    from it are not slowed by strangers' failures.
+    """
+    now = now or utcnow()
+    user.last_login_at = now
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=_token_hash(token), staff_id=user.id, created_at=now, last_seen_at=now))
+    if address_hash is not None:
+        known = session.get(StaffKnownAddress, (user.id, address_hash))
+        if known is None:
+            session.add(StaffKnownAddress(staff_id=user.id, address_hash=address_hash, last_login_at=now))
+        else:
+            known.last_login_at = now
+        session.execute(delete(StaffKnownAddress).where(
+            StaffKnownAddress.staff_id == user.id, StaffKnownAddress.last_login_at < now - KNOWN_ADDRESS_FOR))
     record(session, "masuk", user, region_code=user.region_code)
     session.commit()
-    return LoginResult(user, token)
+    return token
+
+
+def address_is_known(session: Session, user: StaffUser, address_hash: bytes, *,
+                     now: dt.datetime | None = None) -> bool:
+    """True when the user logged in from this address (keyed hash) within KNOWN_ADDRESS_FOR."""
+    now = now or utcnow()
+    return session.scalar(select(StaffKnownAddress.staff_id).where(
+        StaffKnownAddress.staff_id == user.id, StaffKnownAddress.address_hash == address_hash,
+        StaffKnownAddress.last_login_at >= now - KNOWN_ADDRESS_FOR)) is not None
 
 
 def _token_hash(token: str) -> bytes:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
+
 import pytest
 from flask import Flask
 
@@ -40,7 +43,8 @@ def test_hsts_only_over_https(client):
 
 
 def test_production_cookies_are_secure():
-    app = create_app({"PORTAL_ENV": "production", "SECRET_KEY": "x" * 64, "NIK_ENCRYPTION_KEY": "A" * 43 + "=",
+    app = create_app({"PORTAL_ENV": "production", "SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+                      "NIK_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 
