@@ -106,9 +106,15 @@ def seed_portal(env: dict[str, str]) -> None:
 
 
 def reset_database(url: str) -> None:
-    """Empty a PostgreSQL database given to the benchmarks (its public schema), so seeding starts clean."""
+    """Empty a PostgreSQL database given to the benchmarks (its public schema), so seeding starts clean.
+
+    Only a database whose name contains "bench", or any with BENCH_ALLOW_WIPE=1.
+    """
     import sqlalchemy
 
+    name = sqlalchemy.engine.make_url(url).database or ""
+    if "bench" not in name and os.environ.get("BENCH_ALLOW_WIPE") != "1":
+        raise SystemExit(f"refusing to wipe database {name!r}: its name lacks 'bench' (or set BENCH_ALLOW_WIPE=1)")
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -241,6 +247,21 @@ class Client:
 
         return self.request("POST", path, urlencode(fields).encode(),
                             {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def post_multipart(self, path: str, fields: dict[str, str], files: dict[str, tuple[str, str, bytes]]) -> Reply:
+        """A multipart/form-data POST; `files` maps a field to (file name, content type, bytes)."""
+        boundary = "bench" + os.urandom(12).hex()
+        parts: list[bytes] = []
+        for name, value in fields.items():
+            head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            parts.append(f"{head}{value}\r\n".encode())
+        for name, (filename, content_type, data) in files.items():
+            head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                    f"Content-Type: {content_type}\r\n\r\n")
+            parts.append(head.encode() + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        content_type = f"multipart/form-data; boundary={boundary}"
+        return self.request("POST", path, b"".join(parts), {"Content-Type": content_type})
 
     def close(self) -> None:
         if self._conn is not None:
