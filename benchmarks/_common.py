@@ -337,6 +337,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": f"{platform.system()} {platform.release()}",
         "commit": _git_commit(),
+        # Other work on a shared machine skews every figure: the 1-minute load average says how much.
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "quick": quick(),
     }
 
