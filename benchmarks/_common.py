@@ -6,6 +6,7 @@ the portal itself is imported inside the functions that need it.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import datetime as dt
@@ -19,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -119,6 +121,28 @@ def reset_database(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
+
+
+def add_options(parser: argparse.ArgumentParser, database: bool = False) -> None:
+    """`--quick` (also BENCH_QUICK=1) and, for benchmarks that also measure PostgreSQL, `--database-url`."""
+    parser.add_argument("--quick", action="store_true", default=quick(), help=f"short runs (also {QUICK_ENV}=1)")
+    if database:
+        parser.add_argument("--database-url", default=os.environ.get(URL_ENV),
+                            help=f"also measure this PostgreSQL database (it is wiped); also ${URL_ENV}")
+
+
+def seeded_databases(label: str, database_url: str | None) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """(name, work directory, environment) of a seeded SQLite portal, then of PostgreSQL when a URL is given."""
+    for name, url in (("sqlite", None), ("postgresql", database_url)):
+        if name == "postgresql" and not url:
+            continue
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-{name}-"))
+        env = portal_env(workdir, url)
+        if url:
+            reset_database(url)
+        log(f"{label} on {name}: seeding {workdir} ...")
+        seed_portal(env)
+        yield name, workdir, env
 
 
 # -------------------------------------------------------------------------------------- gunicorn

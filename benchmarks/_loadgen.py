@@ -68,6 +68,8 @@ class Outcome:
     p99_ms: float
     mean_ms: float
     harvested: list[str] = field(default_factory=list)
+    #: `bodies`: requests sent after their generator thread had used up its ids (each fails).
+    reused: int = 0
 
     @property
     def rps(self) -> float:
@@ -77,7 +79,7 @@ class Outcome:
         return {
             "tool": self.tool, "requests": self.requests, "seconds": round(self.seconds, 3),
             "req_per_s": round(self.rps, 1), "ok": self.ok, "failed": self.failed,
-            "status_5xx": self.status_5xx, "lost": self.lost, "flows": self.flows,
+            "status_5xx": self.status_5xx, "lost": self.lost, "flows": self.flows, "reused_ids": self.reused,
             "flows_per_s": round(self.flows / self.seconds, 2) if self.seconds else 0.0,
             "p50_ms": round(self.p50_ms, 2), "p99_ms": round(self.p99_ms, 2), "mean_ms": round(self.mean_ms, 2),
         }
@@ -125,7 +127,8 @@ def run_wrk(server: Server, scenario: Scenario, connections: int, seconds: float
         harvested = [ln for p in Path(tmp).glob("ids.*") for ln in p.read_text().split()]
     return Outcome(tool="wrk", requests=data["requests"], seconds=data["duration_s"], ok=data["ok"],
                    failed=data["failed"], status_5xx=data["status_5xx"], lost=data["lost"], flows=data["flows"],
-                   p50_ms=data["p50_ms"], p99_ms=data["p99_ms"], mean_ms=data["mean_ms"], harvested=harvested)
+                   p50_ms=data["p50_ms"], p99_ms=data["p99_ms"], mean_ms=data["mean_ms"], harvested=harvested,
+                   reused=data["reused"])
 
 
 # ---------------------------------------------------------------------------------------- Python
@@ -138,6 +141,7 @@ class _Tally:
     status_5xx: int = 0
     lost: int = 0
     flows: int = 0
+    reused: int = 0
     harvested: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -204,6 +208,9 @@ class _Worker:
             body = None
             if self.scenario.mode == "bodies":
                 body = self.bodies[min(next_body, len(self.bodies) - 1)]
+                if next_body >= len(self.bodies):
+                    with self.tally.lock:
+                        self.tally.reused += 1
                 next_body += 1
             reply = self._send("POST" if body is not None else "GET", self.scenario.path, body)
             if reply is not None:
@@ -229,7 +236,7 @@ def run_python(server: Server, scenario: Scenario, connections: int, seconds: fl
     return Outcome(tool="python-threads", requests=len(tally.latencies) + tally.lost, seconds=elapsed, ok=tally.ok,
                    failed=tally.failed, status_5xx=tally.status_5xx, lost=tally.lost, flows=tally.flows,
                    p50_ms=figures["p50_ms"], p99_ms=figures["p99_ms"], mean_ms=figures["mean_ms"],
-                   harvested=tally.harvested)
+                   harvested=tally.harvested, reused=tally.reused)
 
 
 def load_generator(prefer_wrk: bool = True) -> Callable[[Server, Scenario, int, float], Outcome]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,19 +24,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (  # noqa: E402 - the path above first
-    URL_ENV,
     Client,
     Server,
+    add_options,
     first_group,
     form_tokens,
     gunicorn,
     latency_ms,
     log,
     lookup_fields,
-    portal_env,
-    quick,
-    reset_database,
-    seed_portal,
+    seeded_databases,
     write_part,
 )
 
@@ -138,20 +133,12 @@ def burst(env: dict[str, str], filings: int, workdir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", default=quick())
-    parser.add_argument("--database-url", default=os.environ.get(URL_ENV),
-                        help=f"also measure this PostgreSQL database (it is wiped); also ${URL_ENV}")
+    add_options(parser, database=True)
     parser.add_argument("--filings", type=int, default=None)
     args = parser.parse_args(argv)
     filings = args.filings or (20 if args.quick else 100)
     figures: dict[str, Any] = {}
-    for name, url in [("sqlite", None)] + ([("postgresql", args.database_url)] if args.database_url else []):
-        workdir = Path(tempfile.mkdtemp(prefix=f"bench-complaint-{name}-"))
-        env = portal_env(workdir, url)
-        if url:
-            reset_database(url)
-        log(f"complaint burst on {name}: seeding ...")
-        seed_portal(env)
+    for name, workdir, env in seeded_databases("complaints", args.database_url):
         figures[name] = burst(env, filings, workdir)
         log(f"  {figures[name]}")
     log(f"wrote {write_part('complaints', figures)}")

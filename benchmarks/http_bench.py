@@ -31,13 +31,13 @@ from benchmarks._common import (  # noqa: E402 - the path above first
     LOOKUP_FORM_MARKER,
     Client,
     Server,
+    add_options,
     form_tokens,
     gunicorn,
     has_healthz,
     log,
     lookup_fields,
     portal_env,
-    quick,
     seed_portal,
     write_part,
 )
@@ -80,6 +80,12 @@ class Bench:
         return Scenario("bodies", "/cek", self.cookie, bodies=self.lookup_bodies(ids),
                         check=FOUND_MARKER, reject=LOOKUP_FORM_MARKER)
 
+    def flow_scenario(self) -> Scenario:
+        """Form, captcha image, lookup: the lookup's fields wait for the id the form page carries."""
+        fields = lookup_fields(self.csrf, "")
+        fields.pop("captcha_id")
+        return Scenario("flow", cookie=self.cookie, flow_fields=fields, check=FOUND_MARKER, reject=LOOKUP_FORM_MARKER)
+
     def harvest(self, seconds: float) -> list[str]:
         outcome, _ = self.run(self.portal, Scenario("get", "/", self.cookie, harvest=True), seconds=seconds)
         return outcome.harvested
@@ -88,14 +94,14 @@ class Bench:
         """`POST /cek`, each with a fresh id: calibrate, top up the ids for the full run, run."""
         probe_ids, ids = ids[: len(ids) // 3], ids[len(ids) // 3:]
         probe, _ = self.run(self.portal, self.lookup_scenario(probe_ids), seconds=CALIBRATE_S)
-        needed = int(probe.rps * self.seconds * 1.3) + 100
+        # Each wrk thread takes its own share of the ids, and threads do not run evenly: a wide margin.
+        needed = int(probe.rps * self.seconds * 1.6) + 200
         if needed > len(ids) and form_rps > 0:
             top_up_s = min(120.0, (needed - len(ids)) / form_rps + 1)
             log(f"  collecting {needed - len(ids)} more captcha ids ({top_up_s:.0f} s)")
             ids += self.harvest(top_up_s)
         outcome, figures = self.run(self.portal, self.lookup_scenario(ids))
         figures["fresh_ids"] = len(ids)
-        figures["ids_ran_out"] = outcome.requests > len(ids)
         return figures
 
     def audio(self, requests: int) -> dict[str, Any]:
@@ -127,10 +133,7 @@ def hot_paths(bench: Bench, audio_requests: int) -> dict[str, Any]:
     log(f"  POST /cek {cek['req_per_s']} req/s, {cek['failed']} failed")
     _, region = bench.run(bench.portal, Scenario("get", f"/api/wilayah/{DESA[:5]}", check='"wilayah"'))
     _, image = bench.run(bench.portal, Scenario("get", f"/captcha/{bench.spare_id}.png", check="PNG"))
-    flow_fields = lookup_fields(bench.csrf, "")
-    flow_fields.pop("captcha_id")
-    _, flow = bench.run(bench.portal, Scenario("flow", cookie=bench.cookie, flow_fields=flow_fields,
-                                               check=FOUND_MARKER, reject=LOOKUP_FORM_MARKER))
+    _, flow = bench.run(bench.portal, bench.flow_scenario())
     log(f"  flow {flow['flows_per_s']} flows/s")
     audio = bench.audio(audio_requests)
     _, floor_after = bench.run(bench.floor, floor)
@@ -148,11 +151,7 @@ def hot_paths(bench: Bench, audio_requests: int) -> dict[str, Any]:
 
 
 def under_load(bench: Bench, clients: int, seconds: float) -> dict[str, Any]:
-    flow_fields = lookup_fields(bench.csrf, "")
-    flow_fields.pop("captcha_id")
-    _, flow = bench.run(bench.portal, Scenario("flow", cookie=bench.cookie, flow_fields=flow_fields,
-                                               check=FOUND_MARKER, reject=LOOKUP_FORM_MARKER),
-                        seconds=seconds, connections=clients)
+    _, flow = bench.run(bench.portal, bench.flow_scenario(), seconds=seconds, connections=clients)
     flow["clients"] = clients
     return flow
 
@@ -160,7 +159,7 @@ def under_load(bench: Bench, clients: int, seconds: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", choices=("hot", "load"), default="hot")
-    parser.add_argument("--quick", action="store_true", default=quick(), help="short runs (also BENCH_QUICK=1)")
+    add_options(parser)
     parser.add_argument("--python", action="store_true", help="use the Python load generator even with wrk")
     parser.add_argument("--seconds", type=float, default=None)
     args = parser.parse_args(argv)

@@ -23,7 +23,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,13 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (  # noqa: E402 - the path above first
     NOT_FOUND_NAME,
-    URL_ENV,
+    add_options,
     latency_ms,
     log,
-    portal_env,
-    quick,
-    reset_database,
-    seed_portal,
+    seeded_databases,
     write_part,
 )
 
@@ -232,9 +228,7 @@ def _sizes(given: str | None, default: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", default=quick())
-    parser.add_argument("--database-url", default=os.environ.get(URL_ENV),
-                        help=f"also measure this PostgreSQL database (it is wiped); also ${URL_ENV}")
+    add_options(parser, database=True)
     parser.add_argument("--sizes", default=None, help="comma-separated registry sizes for SQLite")
     parser.add_argument("--pg-sizes", default=None, help="comma-separated registry sizes for PostgreSQL")
     parser.add_argument("--lookups", type=int, default=None)
@@ -246,18 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_database(sqlite_sizes, lookups)))
         return 0
     pg_sizes = _sizes(args.pg_sizes, "10000,100000" if args.quick else "10000,1000000")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-lookup-"))
     figures: dict[str, Any] = {}
-    targets = [("sqlite", None, sqlite_sizes)]
-    if args.database_url:
-        targets.append(("postgresql", args.database_url, pg_sizes))
-    for name, url, sizes in targets:
-        env = portal_env(workdir / name, url)
-        if url:
-            reset_database(url)
-        log(f"lookup at scale on {name}: seeding ...")
-        seed_portal(env)
-        figures[name] = _child(env, sizes, lookups)
+    for name, _, env in seeded_databases("lookup", args.database_url):
+        figures[name] = _child(env, sqlite_sizes if name == "sqlite" else pg_sizes, lookups)
     log(f"wrote {write_part('lookup_scale', figures)}")
     return 0
 

@@ -28,7 +28,7 @@ function setup(thread)
 end
 
 function init(args)
-   ok, failed, status5xx, flows, harvested = 0, 0, 0, 0, 0
+   ok, failed, status5xx, flows, harvested, reused = 0, 0, 0, 0, 0, 0
    step, captcha_id = 0, nil
    bodies, next_body = {}, 1
    headers = { ["Cookie"] = cookie }
@@ -49,7 +49,11 @@ end
 
 function request()
    if mode == "bodies" then
-      local body = bodies[next_body] or bodies[#bodies]  -- past the end a spent id: counted as failed
+      local body = bodies[next_body]
+      if body == nil then  -- this thread's ids are spent: a reused one fails, and is counted apart
+         body = bodies[#bodies]
+         reused = reused + 1
+      end
       next_body = next_body + 1
       return wrk.format("POST", path, form_headers(), body)
    end
@@ -96,16 +100,16 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local t = { ok = 0, failed = 0, status5xx = 0, flows = 0, harvested = 0 }
+   local t = { ok = 0, failed = 0, status5xx = 0, flows = 0, harvested = 0, reused = 0 }
    for _, thread in ipairs(threads) do
       for key, _ in pairs(t) do t[key] = t[key] + (thread:get(key) or 0) end
    end
    local e = summary.errors
    io.write(string.format(
       'BENCHJSON {"requests": %d, "duration_s": %.6f, "ok": %d, "failed": %d, "status_5xx": %d, ' ..
-      '"flows": %d, "harvested": %d, "lost": %d, "timeouts": %d, "p50_ms": %.3f, "p99_ms": %.3f, ' ..
+      '"flows": %d, "harvested": %d, "reused": %d, "lost": %d, "timeouts": %d, "p50_ms": %.3f, "p99_ms": %.3f, ' ..
       '"mean_ms": %.3f}\n',
-      summary.requests, summary.duration / 1e6, t.ok, t.failed, t.status5xx, t.flows, t.harvested,
+      summary.requests, summary.duration / 1e6, t.ok, t.failed, t.status5xx, t.flows, t.harvested, t.reused,
       e.connect + e.read + e.write + e.timeout, e.timeout,
       latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
 end
