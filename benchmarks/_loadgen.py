@@ -70,6 +70,8 @@ class Outcome:
     harvested: list[str] = field(default_factory=list)
     #: `bodies`: requests sent after their generator thread had used up its ids (each fails).
     reused: int = 0
+    #: Of the lost responses, those not answered within the generator's timeout (10 s).
+    timeouts: int = 0
 
     @property
     def rps(self) -> float:
@@ -80,6 +82,7 @@ class Outcome:
             "tool": self.tool, "requests": self.requests, "seconds": round(self.seconds, 3),
             "req_per_s": round(self.rps, 1), "ok": self.ok, "failed": self.failed,
             "status_5xx": self.status_5xx, "lost": self.lost, "flows": self.flows, "reused_ids": self.reused,
+            "timeouts": self.timeouts,
             "flows_per_s": round(self.flows / self.seconds, 2) if self.seconds else 0.0,
             "p50_ms": round(self.p50_ms, 2), "p99_ms": round(self.p99_ms, 2), "mean_ms": round(self.mean_ms, 2),
         }
@@ -128,7 +131,7 @@ def run_wrk(server: Server, scenario: Scenario, connections: int, seconds: float
     return Outcome(tool="wrk", requests=data["requests"], seconds=data["duration_s"], ok=data["ok"],
                    failed=data["failed"], status_5xx=data["status_5xx"], lost=data["lost"], flows=data["flows"],
                    p50_ms=data["p50_ms"], p99_ms=data["p99_ms"], mean_ms=data["mean_ms"], harvested=harvested,
-                   reused=data["reused"])
+                   reused=data["reused"], timeouts=data["timeouts"])
 
 
 # ---------------------------------------------------------------------------------------- Python
@@ -142,6 +145,7 @@ class _Tally:
     lost: int = 0
     flows: int = 0
     reused: int = 0
+    timeouts: int = 0
     harvested: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -168,9 +172,10 @@ class _Worker:
         started = time.perf_counter()
         try:
             reply = self.client.request(method, path, body.encode() if body is not None else None, headers)
-        except OSError:
+        except OSError as lost:
             with self.tally.lock:
                 self.tally.lost += 1
+                self.tally.timeouts += isinstance(lost, TimeoutError)
             self.client.close()
             return None
         with self.tally.lock:
@@ -236,7 +241,7 @@ def run_python(server: Server, scenario: Scenario, connections: int, seconds: fl
     return Outcome(tool="python-threads", requests=len(tally.latencies) + tally.lost, seconds=elapsed, ok=tally.ok,
                    failed=tally.failed, status_5xx=tally.status_5xx, lost=tally.lost, flows=tally.flows,
                    p50_ms=figures["p50_ms"], p99_ms=figures["p99_ms"], mean_ms=figures["mean_ms"],
-                   harvested=tally.harvested, reused=tally.reused)
+                   harvested=tally.harvested, reused=tally.reused, timeouts=tally.timeouts)
 
 
 def load_generator(prefer_wrk: bool = True) -> Callable[[Server, Scenario, int, float], Outcome]:

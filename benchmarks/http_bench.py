@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     add_options(parser)
     parser.add_argument("--python", action="store_true", help="use the Python load generator even with wrk")
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--floor", choices=("auto", "app", "portal"), default=os.environ.get("BENCH_FLOOR", "auto"),
+                        help="auto: the portal's /healthz once it has one, else the constant app; app: always the "
+                             "constant app (to compare with figures taken before /healthz); also $BENCH_FLOOR")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
     env = portal_env(workdir)
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     workers = 2 if args.what == "hot" else 4
     with contextlib.ExitStack() as stack:
         portal = stack.enter_context(gunicorn(env, workers=workers, log=workdir / "gunicorn.log"))
-        floor = portal if has_healthz(portal) else stack.enter_context(
+        use_portal = args.floor == "portal" or (args.floor == "auto" and has_healthz(portal))
+        floor = portal if use_portal else stack.enter_context(
             gunicorn(env, FLOOR_APP, workers=workers, log=workdir / "floor.log"))
         if args.what == "hot":
             seconds = args.seconds or (3 if args.quick else 8)

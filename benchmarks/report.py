@@ -77,8 +77,9 @@ def _load(data: dict[str, Any]) -> list[str]:
         return []
     return [f"**Under load**: {f['clients']} clients doing the whole flow for {f['seconds_per_run']:.0f} s against "
             f"{f['workers']} workers ({f['tool']})", "",
-            *_table(["flows/s", "requests", "5xx", "lost", "failed", "p50 ms", "p99 ms", "target"],
-                    [[_n(f["flows_per_s"], 1), _n(f["requests"]), _n(f["status_5xx"]), _n(f["lost"]),
+            *_table(["flows/s", "requests", "5xx", "lost (of which > 10 s)", "failed", "p50 ms", "p99 ms", "target"],
+                    [[_n(f["flows_per_s"], 1), _n(f["requests"]), _n(f["status_5xx"]),
+                      f"{_n(f['lost'])} ({_n(f.get('timeouts'))})",
                       _n(f["failed"]), _n(f["p50_ms"]), _n(f["p99_ms"]), "0 5xx, 0 lost, p99 < 1 s"]]), ""]
 
 
