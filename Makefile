@@ -38,8 +38,10 @@ test: $(VENV)/.dev translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+# Every benchmark of benchmarks/ (about 12 minutes on 2 cores); BENCH_QUICK=1 for a smoke run,
+# BENCH_DATABASE_URL=postgresql+psycopg://…/bench_x to add PostgreSQL (that database is wiped).
 bench: $(VENV)/.dev translations
-	$(BIN)/python benchmarks/import_bench.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(COMPILED)

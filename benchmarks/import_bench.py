@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,44 @@ FEMALE_LAST = (
 HOUSEHOLD_SIZES = (1, 2, 3, 4, 5, 6, 7)
 HOUSEHOLD_CUM_WEIGHTS = (8, 23, 43, 67, 85, 95, 100)
 DESIL_CUM_WEIGHTS = (16, 32, 47, 60, 71, 80, 87, 93, 97, 100)
+_SYLLABLES = ("ba", "bu", "da", "di", "ga", "gu", "ha", "hi", "ja", "ju", "ka", "ki", "ku", "la", "li", "ma", "mi",
+              "mu", "na", "ni", "nu", "pa", "pri", "ra", "ri", "ru", "sa", "si", "su", "ta", "ti", "tu", "wa", "wi",
+              "ya", "yu", "an", "in", "ar", "ah", "dj", "tj")
+
+
+def _invented_names(count: int, seed: int) -> tuple[str, ...]:
+    """`count` distinct two- or three-syllable names: a vocabulary far beyond any short list."""
+    rng = random.Random(seed)
+    names: set[str] = set()
+    while len(names) < count:
+        name = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((2, 3, 3))))
+        names.add(name.capitalize())
+    return tuple(sorted(names))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How an extract looks: household sizes (each household shares a KK) and where names come from."""
+
+    sizes: tuple[int, ...]
+    cum_weights: tuple[int, ...]
+    male_head: float
+    male_first: tuple[str, ...]
+    female_first: tuple[str, ...]
+    male_last: tuple[str, ...]
+    female_last: tuple[str, ...]
+
+
+def shape(name: str) -> Shape:
+    """`household`: families of 1-7 with names from short lists; `varied`: about three in four people
+    with a KK of their own and names from some 20,000 invented words per list."""
+    if name == "household":
+        return Shape(HOUSEHOLD_SIZES, HOUSEHOLD_CUM_WEIGHTS, 0.82, MALE_FIRST, FEMALE_FIRST, MALE_LAST, FEMALE_LAST)
+    words = [_invented_names(20_000, seed) for seed in range(4)]
+    return Shape((1, 2, 3), (88, 96, 100), 0.5, *words)
+
+
+SHAPES = ("household", "varied")
 
 
 # --------------------------------------------------------------------------- prepare process
@@ -140,8 +179,9 @@ class _Serials:
         return f"{prefix}{serial:04d}"
 
 
-def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, today: dt.date) -> None:
-    """Write `rows` people in households spread over `desa`; fast enough for millions of rows."""
+def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, today: dt.date,
+              form: Shape) -> None:
+    """Write `rows` people in households of `form` spread over `desa`; fast enough for millions of rows."""
     rng = random.Random(seed)  # reproducible fake data, not secrets
     today_ordinal = today.toordinal()
     dates: dict[int, tuple[str, int, str]] = {}  # ordinal -> (ISO date, day, "MMYY")
@@ -163,11 +203,11 @@ def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, tod
         f.write(",".join(COLUMNS) + "\n")
         while written < rows:
             code, kecamatan = rng.choice(desa)
-            size = min(rng.choices(HOUSEHOLD_SIZES, cum_weights=HOUSEHOLD_CUM_WEIGHTS)[0], rows - written)
+            size = min(rng.choices(form.sizes, cum_weights=form.cum_weights)[0], rows - written)
             desil = rng.choices(range(1, 11), cum_weights=DESIL_CUM_WEIGHTS)[0]
             rt, rw = f"{rng.randint(1, 12):03d}", f"{rng.randint(1, 6):03d}"
             head_age = rng.randint(22, 78)
-            head_sex = "L" if rng.random() < 0.82 else "P"
+            head_sex = "L" if rng.random() < form.male_head else "P"
             members = [(head_sex, head_age)]
             if size >= 2:
                 members.append(("P" if head_sex == "L" else "L", max(18, head_age + rng.randint(-8, 4))))
@@ -177,8 +217,8 @@ def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, tod
             tail = f"{code},{rt},{rw},{desil},{_programme_flags(rng, desil, any(a < 18 for _, a in members))}"
             for sex, age in members:
                 iso, day, mmyy = date_parts(birth(age))
-                firsts, lasts, nik_day = (MALE_FIRST, MALE_LAST, day) if sex == "L" else \
-                    (FEMALE_FIRST, FEMALE_LAST, day + 40)
+                firsts, lasts, nik_day = (form.male_first, form.male_last, day) if sex == "L" else \
+                    (form.female_first, form.female_last, day + 40)
                 first, last = rng.choice(firsts), rng.choice(lasts)
                 name = f"{first} {last}" if rng.random() < 0.8 else f"{first} {rng.choice(firsts)} {last}"
                 nik = niks.take(f"{kecamatan}{nik_day:02d}{mmyy}")
@@ -190,7 +230,7 @@ def write_csv(path: Path, desa: list[tuple[str, str]], rows: int, seed: int, tod
         f.write("".join(buffer))
 
 
-def prepare(workdir: Path, rows: int, seed: int, kabupaten: str) -> dict[str, Any]:
+def prepare(workdir: Path, rows: int, seed: int, kabupaten: str, form: str) -> dict[str, Any]:
     import flask_migrate
     from sqlalchemy import text
 
@@ -213,7 +253,7 @@ def prepare(workdir: Path, rows: int, seed: int, kabupaten: str) -> dict[str, An
         raise SystemExit(f"no desa found under kabupaten {kabupaten!r}")
     csv_path = workdir / CSV_NAME
     started = time.perf_counter()
-    write_csv(csv_path, desa, rows, seed, dt.date.today())
+    write_csv(csv_path, desa, rows, seed, dt.date.today(), shape(form))
     return {
         "schema_s": schema_s,
         "generate_s": time.perf_counter() - started,
@@ -320,7 +360,8 @@ def _profiled(call: Callable[[], Any], out: Path) -> Any:
 def _child(phase: str, args: argparse.Namespace, workdir: Path, env: dict[str, str],
            capture_stderr: bool) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--workdir", str(workdir),
-               "--rows", str(args.rows), "--seed", str(args.seed), "--kabupaten", args.kabupaten]
+               "--rows", str(args.rows), "--seed", str(args.seed), "--kabupaten", args.kabupaten,
+               "--shape", args.shape]
     if args.profile:
         command += ["--profile", str(args.profile)]
     done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
@@ -383,6 +424,17 @@ def orchestrate(args: argparse.Namespace) -> None:
     if args.profile:
         print(f"profile       {args.profile} (cProfile overhead: figures above are not comparable)")
     print(f"RESULT rows_per_s={rows_per_s:.0f} peak_rss_mb={peak_mb:.1f}")
+    if args.part:
+        from benchmarks._common import write_part
+
+        write_part(args.part, {
+            "shape": args.shape, "rows": res["rows_read"], "accepted": res["accepted"], "rejected": res["rejected"],
+            "rows_per_s": round(rows_per_s), "peak_rss_mb": round(peak_mb, 1), "seconds": round(res["seconds"], 1),
+            # Less sensitive than rows/s to other work on a shared machine.
+            "rows_per_cpu_s": round(res["rows_read"] / res["cpu_seconds"]),
+            "database": res["database"], "targets_met": rows_per_s >= TARGET_ROWS_PER_S
+            and peak_mb < TARGET_PEAK_RSS_MB,
+        })
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -392,6 +444,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2025, help="random seed of the generated extract")
     parser.add_argument("--database-url", default=os.environ.get(URL_ENV),
                         help=f"import into this (empty) database instead of a new SQLite file; also ${URL_ENV}")
+    parser.add_argument("--shape", choices=SHAPES, default="household",
+                        help="household: families with names from short lists (default); varied: most people "
+                             "with their own KK, names from a large invented vocabulary")
+    parser.add_argument("--part", default=None, help="also store the figures as this part of latest.json")
     parser.add_argument("--kabupaten", default="32.04",
                         help="kabupaten whose desa receive the rows (default 32.04, Kab. Bandung)")
     parser.add_argument("--profile", type=Path, default=None,
@@ -408,10 +464,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.phase:
-        sys.path.insert(0, str(ROOT))  # the child processes import the portal package
+    sys.path.insert(0, str(ROOT))  # the portal package (children), benchmarks._common (orchestrator)
     if args.phase == "prepare":
-        print(json.dumps(prepare(args.workdir, args.rows, args.seed, args.kabupaten)))
+        print(json.dumps(prepare(args.workdir, args.rows, args.seed, args.kabupaten, args.shape)))
     elif args.phase == "import":
         print(json.dumps(run_import(args.workdir, args.rows, args.profile)))
     else:
