@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from flask import (
@@ -105,11 +106,14 @@ def desil():
                                                    desa=desa, checked=True)))
 
 
-def _captcha_media(challenge_id: str, render: Callable[[str], bytes], mimetype: str):
+def _captcha_media(challenge_id: str, render: Callable[[str, bytes], bytes], mimetype: str):
     """The image or sound of a live challenge, drawn from its id; never cached."""
     if not challenge_is_live(db.session, challenge_id):
         abort(404)
-    response = make_response(render(captcha_keys().answer(challenge_id)))
+    # Stand-in seed: the same challenge renders the same way. To become a keyed seed (the id
+    # alone lets anyone who knows it recompute the variation).
+    seed = hashlib.sha256(challenge_id.encode()).digest()
+    response = make_response(render(captcha_keys().answer(challenge_id), seed))
     response.mimetype = mimetype
     return no_store(response)
 
