@@ -4,8 +4,8 @@
 # A development-time tool only: the files are committed and the portal never runs espeak-ng or sox.
 # Needs:  apt-get install -y espeak-ng sox
 #
-# Output format is what captcha.audio.AudioCaptcha reads and mixes byte-wise with its own bundled
-# beep: RIFF/WAVE, PCM, mono, 8000 Hz, 8-bit unsigned. Anything else would be mixed as garbage.
+# Output format is what portal/services/captcha_media.py reads (and writes): RIFF/WAVE, PCM, mono,
+# 8000 Hz, 8-bit unsigned.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

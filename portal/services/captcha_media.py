@@ -5,7 +5,9 @@ the challenge id with a server key, so fetching the same challenge again returns
 (voting over several fetches gains nothing, and a rendering can be cached), while nobody without
 the key can predict the variation. All randomness comes from a generator seeded by ``seed``;
 nothing here reads a global random state, and what is shared between threads (the glyph atlas,
-the voice bank) is built once under a lock and never written again.
+the voice bank) is built once under a lock and never written again. "The same bytes" holds for the
+pinned numpy and Pillow: another version may draw other numbers from the same seed (numpy does not
+promise its generators' streams across versions), so hosts serving one challenge run one version.
 
 We do not use flask-captcha2, though the design card names it: 3.1.0 fails to import its local
 image captcha, and 3.0.x puts the answer in the Flask session, a cookie the client can read. The
@@ -61,13 +63,14 @@ _LEAD_IN = (0.25, 0.5)
 _GAP = (0.4, 0.8)
 _TAIL = 0.3
 #: Per-digit variation: length factor (above 1 is slower and lower), tempo/pitch wobble,
-#: frequency shift (Hz), echoes (delay in samples, gain).
+#: frequency shift (Hz), echoes (mean delay in samples, gain, how often the delay swings).
 _SPEED = (0.85, 1.2)
 _WOBBLE_DEPTH = (0.06, 0.12)
 _WOBBLE_HZ = (2.5, 6.0)
 _SHIFT_HZ = (40.0, 110.0)
 _ECHO_DELAY = (8, 40)
 _ECHO_GAIN = (0.2, 0.45)
+_ECHO_SWEEP_HZ = (0.7, 2.0)
 _SPEECH_RMS = 0.18
 
 _build_lock = threading.Lock()
@@ -208,7 +211,7 @@ class _Variation:
     wobble_hz: float
     wobble_phase: float
     shift_hz: float
-    echoes: tuple[tuple[int, float], ...]
+    echoes: tuple[tuple[int, float, float], ...]
     gain: float
 
     @classmethod
@@ -220,13 +223,13 @@ class _Variation:
             wobble_hz=float(rng.uniform(*_WOBBLE_HZ)),
             wobble_phase=float(rng.uniform(0, 2 * np.pi)),
             shift_hz=float(rng.uniform(*_SHIFT_HZ) * rng.choice((-1, 1))),
-            echoes=tuple((int(rng.integers(*_ECHO_DELAY)), float(rng.uniform(*_ECHO_GAIN) * rng.choice((-1, 1))))
-                         for _ in range(2)),
+            echoes=tuple((int(rng.integers(*_ECHO_DELAY)), float(rng.uniform(*_ECHO_GAIN) * rng.choice((-1, 1))),
+                          float(rng.uniform(*_ECHO_SWEEP_HZ))) for _ in range(2)),
             gain=float(10 ** (rng.uniform(-2, 2) / 20)),
         )
 
     def apply(self, samples: np.ndarray) -> np.ndarray:
-        """The recording re-read at a wobbling rate, every frequency shifted, with two echoes."""
+        """The recording re-read at a wobbling rate, every frequency shifted, with two sweeping echoes."""
         # A tempo that swings around 1/speed: no single lag or speed lines it up with the file.
         t = np.arange(int(len(samples) * self.speed * 1.2)) / AUDIO_RATE
         step = (1 + self.wobble_depth * np.sin(2 * np.pi * self.wobble_hz * t + self.wobble_phase)) / self.speed
@@ -235,15 +238,24 @@ class _Variation:
         out = np.interp(position, np.arange(len(samples)), samples)
         # Single-sideband shift: harmonics stop being multiples of the pitch, so the waveform
         # matches no recording, while the formants (what the word is) move by only 40-110 Hz.
+        # Moving the half spectrum by whole bins (2 Hz apart) is that shift, at a quarter of the
+        # cost of an analytic signal; what would fall below 0 Hz or past Nyquist is dropped.
         n = 1 << int(np.ceil(np.log2(len(out))))
-        spectrum = np.fft.fft(out, n)
-        spectrum[1: n // 2] *= 2
-        spectrum[n // 2 + 1:] = 0
-        analytic = np.fft.ifft(spectrum)[: len(out)]
-        out = np.real(analytic * np.exp(2j * np.pi * self.shift_hz * np.arange(len(out)) / AUDIO_RATE))
+        half = np.fft.rfft(out, n)
+        bins = round(self.shift_hz * n / AUDIO_RATE)
+        moved = np.zeros_like(half)
+        if bins >= 0:
+            moved[bins:] = half[: len(half) - bins]
+        else:
+            moved[:bins] = half[-bins:]
+        out = np.fft.irfft(moved, n)[: len(out)]
+        # Echoes whose delay swings (0.5-1.5x its mean, once or twice a second): the notches they
+        # cut sweep across the spectrum, so no fixed filter, and no per-band average, undoes them.
         echoed = out.copy()
-        for delay, gain in self.echoes:
-            echoed[delay:] += gain * out[:-delay]
+        t = np.arange(len(out))
+        for delay, gain, sweep_hz in self.echoes:
+            lag = delay * (1 + 0.5 * np.sin(2 * np.pi * sweep_hz * t / AUDIO_RATE + delay))
+            echoed += gain * np.interp(t - lag, t, out, left=0.0)
         return echoed * (self.gain * _SPEECH_RMS / (np.sqrt(np.mean(echoed**2)) + 1e-9))
 
 

@@ -180,8 +180,10 @@ class TemplateSolver:
         # Quiet stretches (pauses, the murmur) would be levelled up into false matches: the
         # attacker trusts loud speech, so the energy is floored at a third of the loudest.
         local = np.maximum(local, 0.33 * local.max(axis=1, keepdims=True)).astype(np.float32)
-        # A power of two, so that the templates' transforms are reused across renderings.
-        nfft = 1 << int(np.ceil(np.log2(len(w) + self.longest)))
+        # A multiple of 4096 (few sizes, so the templates' transforms are reused across renderings).
+        # No room for the longest template past the end: only alignments that run past the end,
+        # which no spoken digit needs, wrap around onto the quiet lead-in.
+        nfft = -(-len(w) // 4096) * 4096
         spectrum = np.fft.rfft(w, nfft)[None, :]
         bank = self._bank_spectrum(nfft)
         tracks = np.empty((len(self.digit_names), len(w)), np.float32)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import subprocess
+import sys
 import wave
 from concurrent.futures import ThreadPoolExecutor
 
@@ -97,6 +100,20 @@ def test_render_audio_is_the_same_for_the_same_seed_and_differs_otherwise():
     # A re-fetch of one challenge gets the very same sound, so voting over fetches gains nothing.
     assert render_audio("2740", SEED) == render_audio("2740", SEED)
     assert render_audio("2740", SEED) != render_audio("2740", OTHER_SEED)
+
+
+def test_renderings_are_the_same_in_another_process():
+    # Several workers (and hosts) serve one challenge: the glyph atlas and the voice bank are built
+    # alike everywhere, so the same seed gives the same bytes in a fresh interpreter.
+    script = (
+        "import hashlib; from portal.services.captcha_media import render_audio, render_image; "
+        "seed = bytes(range(32)); print(hashlib.sha256(render_image('27405', seed)).hexdigest(), "
+        "hashlib.sha256(render_audio('27405', seed)).hexdigest())"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    here = [hashlib.sha256(render("27405", SEED)).hexdigest() for render in (render_image, render_audio)]
+    assert done.stdout.split() == here
 
 
 def test_render_audio_grows_with_the_number_of_digits():
