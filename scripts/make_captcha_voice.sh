@@ -4,16 +4,18 @@
 # A development-time tool only: the files are committed and the portal never runs espeak-ng or sox.
 # Needs:  apt-get install -y espeak-ng sox
 #
-# Output format is what captcha.audio.AudioCaptcha reads and mixes byte-wise with its own bundled
-# beep: RIFF/WAVE, PCM, mono, 8000 Hz, 8-bit unsigned. Anything else would be mixed as garbage.
+# Output format is what portal/services/captcha_media.py reads (and writes): RIFF/WAVE, PCM, mono,
+# 8000 Hz, 8-bit unsigned.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OUT=portal/captcha_voice/id
 WORDS=(nol satu dua tiga empat lima enam tujuh delapan sembilan)
-# Two renditions per digit so that a recording cannot be matched sample-for-sample:
-# name, words per minute, pitch (0-99).
-VARIANTS=("a 150 45" "b 175 60")
+# Six renditions per digit, in different voices, so that the renderer can draw a voice per digit:
+# name, espeak-ng voice variant ("-": the plain Indonesian voice), words per minute, pitch (0-99).
+# The renderer then bends each one further (portal/services/captcha_media.py); the files alone
+# are not the defence, since anyone can read them.
+VARIANTS=("a - 150 45" "b - 175 60" "c m3 140 30" "d f2 160 55" "e f4 150 70" "f klatt2 155 50")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,8 +25,9 @@ for digit in "${!WORDS[@]}"; do
     mkdir -p "$OUT/$digit"
     rm -f "$OUT/$digit"/*.wav
     for variant in "${VARIANTS[@]}"; do
-        read -r name speed pitch <<<"$variant"
-        espeak-ng -v id -s "$speed" -p "$pitch" -w "$tmp/raw.wav" "$word"
+        read -r name voice speed pitch <<<"$variant"
+        if [[ $voice == - ]]; then voice=id; else voice=id+$voice; fi
+        espeak-ng -v "$voice" -s "$speed" -p "$pitch" -w "$tmp/raw.wav" "$word"
         # Normalise to -1 dBFS; trim leading silence (below 1 % for 20 ms) and fade in over 5 ms;
         # reverse to do the same at the end (15 ms fade-out, so the cut does not click: sox
         # cannot fade out after `silence`, whose output length it does not know); resample to

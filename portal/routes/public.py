@@ -167,11 +167,12 @@ def desil():
     return _desil_page(form, desa, reveal=reveal, outcome="revealed" if reveal else "mismatch")
 
 
-def _captcha_media(challenge_id: str, render: Callable[[str], bytes], mimetype: str):
+def _captcha_media(challenge_id: str, render: Callable[[str, bytes], bytes], mimetype: str):
     """The image or sound of a live challenge, drawn from its id; never cached."""
     if captcha().live(challenge_id) is None:
         abort(404)
-    response = make_response(render(captcha().keys.answer(challenge_id)))
+    keys = captcha().keys
+    response = make_response(render(keys.answer(challenge_id), keys.media_seed(challenge_id)))
     response.mimetype = mimetype
     return no_store(response)
 
