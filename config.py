@@ -21,6 +21,32 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on", "ya")
+
+
+def _gateway_settings(prefix: str) -> dict[str, Any]:
+    """An HTTP SMS/WhatsApp gateway (Fonnte-, Wablas-style): off while its URL is unset."""
+    return {
+        f"{prefix}_GATEWAY_URL": os.environ.get(f"{prefix}_GATEWAY_URL") or None,
+        f"{prefix}_GATEWAY_TOKEN": os.environ.get(f"{prefix}_GATEWAY_TOKEN") or None,
+        # Where the token goes: empty = the Authorization header, else the name of a form/JSON field.
+        f"{prefix}_GATEWAY_TOKEN_FIELD": os.environ.get(f"{prefix}_GATEWAY_TOKEN_FIELD") or "",
+        f"{prefix}_GATEWAY_NUMBER_FIELD": os.environ.get(f"{prefix}_GATEWAY_NUMBER_FIELD") or "target",
+        f"{prefix}_GATEWAY_TEXT_FIELD": os.environ.get(f"{prefix}_GATEWAY_TEXT_FIELD") or "message",
+        f"{prefix}_GATEWAY_FORMAT": os.environ.get(f"{prefix}_GATEWAY_FORMAT") or "form",
+        f"{prefix}_GATEWAY_TIMEOUT_SECONDS": _env_float(f"{prefix}_GATEWAY_TIMEOUT_SECONDS", 10),
+    }
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the app refuses to start."""
 
@@ -101,6 +127,26 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
+    # Kabar (messages): the outbox and its channels, each off until configured.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_BACKOFF_BASE_SECONDS = _env_float("OUTBOX_BACKOFF_BASE_SECONDS", 30)
+    OUTBOX_BACKOFF_CAP_SECONDS = _env_float("OUTBOX_BACKOFF_CAP_SECONDS", 3600)
+    # A claim covers 10 sends: longer than 10 x the slowest channel timeout, so a live worker keeps it.
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
+    OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 200)  # messages one run (job or command) delivers at most
+    # A channel that is not configured delivers into the outbox only (status sent, channel dev).
+    OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", True)
+    SMTP_HOST = os.environ.get("SMTP_HOST") or None
+    SMTP_PORT = _env_int("SMTP_PORT", 587)
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    SMTP_FROM = os.environ.get("SMTP_FROM") or "Portal Cek Bansos <noreply@localhost>"
+    SMTP_TIMEOUT_SECONDS = _env_float("SMTP_TIMEOUT_SECONDS", 10)
+    # The class body is a plain namespace: SMS_GATEWAY_URL, SMS_GATEWAY_TOKEN, … and WHATSAPP_….
+    locals().update(_gateway_settings("SMS"))
+    locals().update(_gateway_settings("WHATSAPP"))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -117,6 +163,8 @@ class TestConfig(Config):
 class ProductionConfig(Config):
     PORTAL_ENV = "production"
     SESSION_COOKIE_SECURE = True
+    # Production never pretends to deliver: an unconfigured channel's messages go dead, seen by admins.
+    OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", False)
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -135,6 +183,12 @@ def check_config(config: Mapping[str, Any]) -> None:
     missing = [env for key, env in required.items() if not config.get(key)]
     if config.get("CAPTCHA_FIXED_ANSWER"):
         raise ConfigError("PORTAL_ENV=production refuses CAPTCHA_FIXED_ANSWER: it disables the captcha.")
+    for prefix in ("SMS", "WHATSAPP"):
+        url = config.get(f"{prefix}_GATEWAY_URL")
+        if url and not url.startswith("https://"):
+            raise ConfigError(f"PORTAL_ENV=production needs an https:// {prefix}_GATEWAY_URL (the token travels).")
+    if config.get("SMTP_PASSWORD") and not config.get("SMTP_STARTTLS"):
+        raise ConfigError("PORTAL_ENV=production refuses SMTP_PASSWORD without SMTP_STARTTLS (sent in clear).")
     if missing:
         raise ConfigError(
             "PORTAL_ENV=production needs explicit " + ", ".join(missing)

@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from lokal import parse_nik
 
 from portal.extensions import db
-from portal.models import RegionLevel, StaffRole, StaffUser
+from portal.models import MessageStatus, RegionLevel, StaffRole, StaffUser
 from portal.secrets import private_folder
-from portal.services import demo, staff, two_factor
+from portal.services import demo, outbox, staff, two_factor
 from portal.services.regions import load_regions
 from portal.services.registry_import import (
     REASONS,
@@ -248,8 +248,35 @@ def staff_reset_two_factor(username: str) -> None:
                  username=username))
 
 
+outbox_cli = AppGroup("outbox", help="Kabar: pesan SMS, WhatsApp dan e-mail di outbox.")
+
+
+@outbox_cli.command("deliver")
+@click.option("--limit", type=int, default=None, help="Paling banyak pesan yang dikirim (bawaan OUTBOX_BATCH_SIZE).")
+def outbox_deliver(limit: int | None) -> None:
+    """Kirim pesan yang sudah waktunya (jalankan tiap menit lewat cron atau timer systemd)."""
+    from portal.jobs import deliver_app_outbox
+
+    report = deliver_app_outbox(current_app, limit=limit)
+    click.echo(_("Terkirim: %(sent)s, dicoba lagi nanti: %(retried)s, gagal permanen: %(dead)s",
+                 sent=report.sent, retried=report.retried, dead=report.dead))
+
+
+@outbox_cli.command("list")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--status", type=click.Choice([s.value for s in MessageStatus]), default=None)
+def outbox_list(limit: int, status: str | None) -> None:
+    """Tampilkan pesan terbaru (tanpa penerima): apa yang dikirim atau akan dikirim."""
+    for m in outbox.recent_messages(db.session, limit, status=MessageStatus(status) if status else None):
+        when = (m.sent_at or m.next_attempt_at).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"#{m.id} {when} {m.kind} {m.channel} {m.status} ({m.attempts}x)"
+                   + (f" [{m.last_error}]" if m.last_error else ""))
+        click.echo(f"    {m.subject + ': ' if m.subject else ''}{m.body}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(regions_cli)
     app.cli.add_command(registry_cli)

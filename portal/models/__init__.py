@@ -12,6 +12,7 @@ from portal.models.complaint import (
     CorrectionField,
     Evidence,
 )
+from portal.models.outbox import MessageChannel, MessageKind, MessageStatus, OutboxMessage
 from portal.models.region import Region, RegionLevel
 from portal.models.registry import ImportBatch, Programme, RegistryPerson, Sex
 from portal.models.staff import (
@@ -48,6 +49,10 @@ __all__ = [
     "Evidence",
     "SpentChallenge",
     "ImportBatch",
+    "MessageChannel",
+    "MessageKind",
+    "MessageStatus",
+    "OutboxMessage",
     "Programme",
     "Region",
     "RegionLevel",
