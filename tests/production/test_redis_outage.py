@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-from config import TestConfig
-from portal import create_app
-from portal.extensions import db
+from tests.conftest import limited_app
 from tests.production.servers import RedisServer
 from tests.routes.test_public import CHAIN, captcha_of, registry, solve  # noqa: F401 - fixture
 
@@ -26,17 +24,9 @@ def redis_server_of_its_own(tmp_path):
 
 @pytest.fixture
 def redis_app(app, redis_server_of_its_own):
-    class OnRedis(TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        REDIS_URL = redis_server_of_its_own.url
-        RATELIMIT_ENABLED = True
-        PAGE_LIMIT = "3/minute"
-        LOOKUP_LIMIT = "100/minute"
-
-    on_redis = create_app(OnRedis)
-    yield on_redis
-    with on_redis.app_context():
-        db.engine.dispose()
+    with limited_app(app, REDIS_URL=redis_server_of_its_own.url, PAGE_LIMIT="3/minute",
+                     LOOKUP_LIMIT="100/minute") as on_redis:
+        yield on_redis
 
 
 def _lookup(app, client, address: str = "10.20.0.1"):

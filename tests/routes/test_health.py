@@ -10,8 +10,8 @@ from flask import Flask
 
 from config import TestConfig
 from portal import create_app
-from portal.extensions import db
 from portal.services.captcha import ChallengePurpose
+from tests.conftest import limited_app
 
 
 def test_healthz_answers_without_touching_anything(client):
@@ -52,18 +52,8 @@ def test_production_cookies_are_secure():
 @pytest.fixture
 def strict_app(app: Flask):
     """The test database with every limit at two requests a minute."""
-
-    class Strict(TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        RATELIMIT_ENABLED = True
-
-    for name in dir(TestConfig):
-        if name.endswith("_LIMIT"):
-            setattr(Strict, name, "2/minute")
-    strict = create_app(Strict)
-    yield strict
-    with strict.app_context():
-        db.engine.dispose()
+    with limited_app(app, **{name: "2/minute" for name in dir(TestConfig) if name.endswith("_LIMIT")}) as strict:
+        yield strict
 
 
 def _public_get_paths(app: Flask, challenge: str) -> list[str]:
