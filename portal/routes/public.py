@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     jsonify,
     make_response,
     render_template,
@@ -91,8 +92,19 @@ def index():
     return _lookup_page(form, form.check_regions())
 
 
+def _desa_key() -> str:
+    return "desa:" + (request.form.get("desa") or "-")[:20]
+
+
+def _lookup_was_solved(_response) -> bool:
+    # Only a lookup whose captcha was solved counts against its desa: unsolved posts from many
+    # addresses must not use up a village's allowance for its residents.
+    return g.get("lookup_solved", False)
+
+
 @bp.post("/cek")
 @limiter.limit(limit("LOOKUP_LIMIT"))
+@limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key, deduct_when=_lookup_was_solved)
 def check():
     form = LookupForm()
     region_errors = form.check_regions()
@@ -111,9 +123,8 @@ def check():
     if not solved:
         return _lookup_page(form, region_errors)
 
+    g.lookup_solved = True
     desa = form.regions["desa"]
-    if not within_shared_limit("LOOKUP_DESA_LIMIT", desa.code):
-        abort(429)
     result = find_people(read_session(), desa.code, form.nama.data)
     if result.outcome is LookupOutcome.FULL_NAME_NEEDED:
         form.nama.errors = [*form.nama.errors, _(

@@ -10,13 +10,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config import TestConfig
-from portal import create_app
-from portal.extensions import db
 from portal.services.captcha import ChallengePurpose
 from portal.services.names import normalise_name
 from portal.services.registry_import import import_registry
 from tests.conftest import DESA_A, DESA_B, TODAY, make_row, write_csv
+from tests.conftest import limited_app as app_with_limits
 
 CHAIN = {"provinsi": "32", "kabupaten": "32.04", "kecamatan": "32.04.05", "desa": DESA_A}
 
@@ -278,17 +276,8 @@ def test_security_headers(client):
 @pytest.fixture
 def limited_app(app):
     """A second app on the same database, with the limiter on (fresh in-memory counters)."""
-
-    class Limited(TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        RATELIMIT_ENABLED = True
-        LOOKUP_LIMIT = "2/minute"
-        LOOKUP_DESA_LIMIT = "1000/hour"
-
-    limited = create_app(Limited)
-    yield limited
-    with limited.app_context():
-        db.engine.dispose()
+    with app_with_limits(app, LOOKUP_LIMIT="2/minute", LOOKUP_DESA_LIMIT="1000/hour") as limited:
+        yield limited
 
 
 def test_lookups_are_rate_limited_per_address(limited_app, registry):
