@@ -31,7 +31,7 @@ from portal.routes.common import (
     within_shared_limit,
 )
 from portal.routes.page_cache import CAPTCHA_MARK, CSRF_MARK, RenderedPages
-from portal.services import audit, captcha_media
+from portal.services import captcha_media
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.names import normalise_name
@@ -172,9 +172,7 @@ def desil():
             and within_shared_limit("DESIL_TARGET_LIMIT", "nik", vault.digest(form.nik.data).hex()[:32])):
         abort(429)
     reveal = reveal_desil(db.session, vault, desa.code, form.nama.data, form.nik.data)
-    if reveal is not None:
-        audit.record(db.session, "desil_dilihat", None, username="publik", region_code=desa.code)
-        db.session.commit()
+    db.session.commit()
     return _desil_page(form, desa, reveal=reveal, outcome="revealed" if reveal else "mismatch")
 
 

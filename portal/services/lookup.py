@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.i18n import N_
 from portal.models import ImportBatch, Programme, RegistryPerson
+from portal.services import audit
 from portal.services.names import DesaNames, mask_name, normalise_name, phonetic_key_of_normalised
 from portal.services.pii import PiiVault
 
@@ -204,10 +205,14 @@ class DesilReveal:
 
 def reveal_desil(session: Session, vault: PiiVault, desa_code: str, name: str,
                  nik: str) -> DesilReveal | None:
-    """The desil of the person found by this name in this desa whose NIK is `nik`, or None."""
+    """The desil of the person found by this name in this desa whose NIK is `nik`, or None.
+
+    Each reveal is appended to the audit log (who: the public; where: the desa; never the NIK)
+    in the caller's transaction."""
     nik_hash = vault.digest(nik)
     # The people the lookup showed for this name, spelt differently or not.
     for person in _matches(session, desa_code, name, MAX_RESULTS).people:
         if person.nik_hash == nik_hash:
+            audit.record(session, "desil_dilihat", None, username="publik", region_code=desa_code)
             return DesilReveal(mask_name(person.name), person.desil)
     return None
