@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 
 import pytest
 from flask import Flask
@@ -81,3 +82,16 @@ def test_every_public_get_is_rate_limited_per_address(strict_app):
     # The load balancer's checks are never limited.
     for _ in range(5):
         assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.9.1.1"}).status_code == 200
+
+
+def test_over_https_a_form_without_its_token_is_still_refused(app, client):
+    """The Referer check is off (our pages send none); the CSRF token still guards every form."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    https = "https://cekbansos.example"
+    refused = client.post("/cek", base_url=https, data={"desa": "32.04.05.2001", "nama": "Siti Aminah"},
+                          headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 400
+    page = client.get("/", base_url=https).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    accepted = client.post("/", base_url=https, data={"csrf_token": token, "provinsi": "32", "lanjut": "provinsi"})
+    assert accepted.status_code == 200  # no Referer sent, as with our no-referrer policy
