@@ -39,8 +39,6 @@ QUICK_ENV = "BENCH_QUICK"
 CAPTCHA_ANSWER = "24680"
 #: Limits high enough never to refuse a benchmark client, while the limiter still does its work.
 _NO_LIMIT = "100000000/minute"
-_LIMIT_SETTINGS = ("LOOKUP_LIMIT", "LOOKUP_DESA_LIMIT", "DESIL_LIMIT", "STEP_LIMIT", "REGION_API_LIMIT",
-                   "CAPTCHA_MEDIA_LIMIT", "COMPLAINT_LIMIT", "TRACK_LIMIT", "LOGIN_LIMIT", "LOGIN_USERNAME_LIMIT")
 
 #: A desa of the demo seed and a name its seed always contains (services.demo.SHOWCASE_NAMES).
 DESA = "32.04.05.2001"
@@ -84,8 +82,35 @@ def portal_env(workdir: Path, database_url: str | None = None) -> dict[str, str]
         "UPLOAD_FOLDER": str(workdir / "uploads"),
         "PYTHONPATH": str(ROOT),
     }
-    env.update(dict.fromkeys(_LIMIT_SETTINGS, _NO_LIMIT))
+    env.update(dict.fromkeys(limit_settings(), _NO_LIMIT))
     return env
+
+
+def limit_settings() -> list[str]:
+    """Every setting of config.Config that is a rate limit, read from config.py so that none is missed.
+
+    config.py is loaded as a private copy: the real module reads the environment once, when first
+    imported, and a benchmark that runs the portal in-process imports it after setting that environment.
+    """
+    import importlib.util
+
+    from limits import parse_many
+
+    spec = importlib.util.spec_from_file_location("_bench_config_copy", ROOT / "config.py")
+    assert spec is not None and spec.loader is not None
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    names = []
+    for name in dir(config.Config):
+        value = getattr(config.Config, name)
+        if not (name.isupper() and isinstance(value, str)):
+            continue
+        try:
+            parse_many(value)
+        except ValueError:
+            continue
+        names.append(name)
+    return names
 
 
 def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:

@@ -22,6 +22,7 @@ from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
 from portal.services.login_throttle import LoginThrottle
 from portal.services.pii import PiiVault
+from portal.services.regions import RegionDirectory
 
 
 def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
@@ -60,6 +61,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["captcha"] = Captcha(
         CaptchaKeys(app.config["SECRET_KEY"], app.config["CAPTCHA_FIXED_ANSWER"]), _spent_challenges(app)
     )
+    app.extensions["region_directory"] = RegionDirectory(max_age=app.config["REGION_CACHE_SECONDS"])
     app.extensions["rendered_pages"] = RenderedPages(ttl=app.config["RENDERED_PAGE_SECONDS"])
     app.extensions["login_throttle"] = LoginThrottle(
         app.config["RATELIMIT_STORAGE_URI"], app.config["LOGIN_CAPTCHA_AFTER"], app.config["SECRET_KEY"])

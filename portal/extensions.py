@@ -1,6 +1,9 @@
 """Extension objects, created unbound here and bound to the app in `create_app`."""
 
+from __future__ import annotations
+
 import ipaddress
+from typing import TYPE_CHECKING
 
 from flask import current_app, g
 from flask_babel import Babel, gettext
@@ -14,6 +17,9 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from portal.i18n import N_
+
+if TYPE_CHECKING:
+    from portal.services.regions import RegionDirectory
 
 # Stable constraint names, so that Alembic can alter them on every database.
 NAMING_CONVENTION = {
@@ -60,6 +66,11 @@ login_manager.login_view = "staff.login"
 login_manager.login_message = N_("Silakan masuk terlebih dahulu.")
 login_manager.localize_callback = gettext
 
+
+
+def regions() -> RegionDirectory:
+    """This process's cached view of the region tree (read through `read_session`)."""
+    return current_app.extensions["region_directory"]
 
 
 def read_session() -> Session:

@@ -23,13 +23,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.extensions import read_session
-from portal.models import ComplaintKind, CorrectionField, Region, StaffRole
+from portal.extensions import read_session, regions
+from portal.models import ComplaintKind, CorrectionField, StaffRole
 from portal.services.complaints import CORRECTION_LABELS
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.outages import is_database_outage
-from portal.services.regions import REGION_FIELDS, RegionChoice, children_of, region_chain
+from portal.services.regions import REGION_FIELDS, RegionChoice, RegionRecord
 from portal.services.staff import ROLE_LABELS
 
 _REGION_LABELS = {
@@ -103,7 +103,7 @@ class RegionForm(PortalForm):
     kecamatan = _region_select("kecamatan")
     desa = _region_select("desa")
 
-    regions: dict[str, Region]
+    regions: dict[str, RegionRecord]
 
     def check_regions(self) -> dict[str, str]:
         """Keep the valid part of the chosen region chain in `self.regions`.
@@ -113,7 +113,7 @@ class RegionForm(PortalForm):
         """
         codes = {name: getattr(self, name).data or "" for name in REGION_FIELDS}
         self.regions = {}  # what `fill_region_choices` sees if the database cannot answer below
-        self.regions, errors = region_chain(read_session(), codes)
+        self.regions, errors = regions().chain(read_session(), codes)
         for name in REGION_FIELDS:
             if name not in self.regions:
                 getattr(self, name).data = ""
@@ -146,7 +146,7 @@ class RegionForm(PortalForm):
         options: dict[str, list[RegionChoice]] = {}
         parent: str | None = None
         for name in REGION_FIELDS:
-            options[name] = children_of(read_session(), parent) if name == "provinsi" or parent else []
+            options[name] = list(regions().children(read_session(), parent)) if name == "provinsi" or parent else []
             parent = self.regions[name].code if name in self.regions else None
         return options
 

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 
-from portal.extensions import db, limiter, read_session
+from portal.extensions import db, limiter, read_session, regions
 from portal.forms import DesilForm, LookupForm
 from portal.routes.common import (
     captcha,
@@ -35,7 +35,7 @@ from portal.services import captcha_media
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.names import normalise_name
-from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
+from portal.services.regions import REGION_FIELDS, search_desa
 from portal.services.registry_import import latest_batch
 
 bp = Blueprint("public", __name__)
@@ -161,7 +161,7 @@ def desil():
     """The desil of a person just found, for someone who also types that person's NIK: one try
     per solved lookup, a few a day per person and per NIK from all addresses, each reveal audited."""
     form = DesilForm()
-    desa = get_region(read_session(), form.desa.data or "")
+    desa = regions().region(read_session(), form.desa.data or "")
     if desa is None or not form.validate():
         return _desil_page(form, desa, status=400 if desa is None else 200)
     context = _desil_context(desa.code, form.nama.data)
@@ -221,7 +221,7 @@ def _cacheable_json(payload: dict):
 @bp.get("/api/wilayah")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def provinces_json():
-    provinces = children_of(read_session(), None)
+    provinces = regions().children(read_session(), None)
     return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name} for c in provinces]})
 
 
@@ -235,9 +235,9 @@ def search_desa_json():
 @bp.get("/api/wilayah/<code>")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def region_json(code: str):
-    region = get_region(read_session(), code[:20])
+    region = regions().region(read_session(), code[:20])
     if region is None:
         return jsonify({"error": _("Kode wilayah tidak dikenal.")}), 404
-    children = children_of(read_session(), region.code)
+    children = regions().children(read_session(), region.code)
     return _cacheable_json({"kode": region.code, "nama": region.name,
                             "wilayah": [{"kode": c.code, "nama": c.name} for c in children]})

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
-from sqlalchemy import Engine, delete, insert, inspect, select
+from sqlalchemy import Engine, bindparam, delete, insert, inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -204,6 +204,11 @@ class RedisSpentChallenges:
             raise CaptchaUnavailable("redis") from error
 
 
+# Built once: building a statement costs more than the primary-key probe it runs.
+_IS_SPENT = select(SpentChallenge.id).where(SpentChallenge.id == bindparam("id"))
+_SPEND = insert(SpentChallenge)
+
+
 class SqlSpentChallenges:
     """Spent ids as rows whose primary key refuses a second spend.
 
@@ -237,7 +242,7 @@ class SqlSpentChallenges:
                         connection.execute(CreateIndex(index, if_not_exists=True))
                     self._table_missing = False
             with engine.begin() as connection:
-                connection.execute(insert(SpentChallenge).values(id=challenge.id, expires_at=challenge.expires_at))
+                connection.execute(_SPEND, {"id": challenge.id, "expires_at": challenge.expires_at})
                 if secrets.randbelow(_SWEEP_EVERY) == 0:
                     connection.execute(delete(SpentChallenge).where(SpentChallenge.expires_at < now))
             return True
@@ -250,9 +255,11 @@ class SqlSpentChallenges:
         engine = self._connect()
         try:
             with engine.connect() as connection:
-                if self._table_missing and not inspect(connection).has_table(SpentChallenge.__tablename__):
-                    return False  # nothing was ever spent here
-                found = connection.scalar(select(SpentChallenge.id).where(SpentChallenge.id == challenge.id))
+                if self._table_missing:
+                    if not inspect(connection).has_table(SpentChallenge.__tablename__):
+                        return False  # nothing was ever spent here
+                    self._table_missing = False  # another worker made it; it stays
+                found = connection.scalar(_IS_SPENT, {"id": challenge.id})
         except SQLAlchemyError as error:
             raise CaptchaUnavailable(type(error).__name__) from error
         return found is not None

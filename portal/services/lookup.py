@@ -18,9 +18,10 @@ import enum
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.orm import Session
 
 from portal.i18n import N_
 from portal.models import ImportBatch, Programme, RegistryPerson
@@ -79,22 +80,22 @@ def age_on(birth: dt.date, today: dt.date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-# The statements are built once: building one costs more Python than running the index probe.
-_BY_KEY = (
-    select(RegistryPerson)
-    .where(RegistryPerson.desa_code == bindparam("desa"), RegistryPerson.phonetic_key == bindparam("key"))
-    .order_by(RegistryPerson.name_key != bindparam("name"), RegistryPerson.id)  # exact spelling first
+# The statements are built once, and run through Core for plain rows of the columns a result
+# shows: building a statement, or loading ORM objects (with their NIK and KK blobs), costs several
+# times the index probe itself.
+_PERSON = (
+    select(RegistryPerson.name, RegistryPerson.birth_date, RegistryPerson.rt, RegistryPerson.rw,
+           RegistryPerson.nik_hash, RegistryPerson.desil, RegistryPerson.period,
+           *(getattr(RegistryPerson, programme.value) for programme in Programme),
+           ImportBatch.period.label("data_period"), ImportBatch.imported_at.label("imported_at"))
+    .join(ImportBatch, ImportBatch.id == RegistryPerson.batch_id)
+    .where(RegistryPerson.desa_code == bindparam("desa"))
     .limit(bindparam("limit"))
-    .options(joinedload(RegistryPerson.batch))
 )
-_BY_KEYS = (
-    select(RegistryPerson)
-    .where(RegistryPerson.desa_code == bindparam("desa"),
-           RegistryPerson.phonetic_key.in_(bindparam("keys", expanding=True)))
-    .order_by(RegistryPerson.id)
-    .limit(bindparam("limit"))
-    .options(joinedload(RegistryPerson.batch))
-)
+_BY_KEY = _PERSON.where(RegistryPerson.phonetic_key == bindparam("key")).order_by(
+    RegistryPerson.name_key != bindparam("name"), RegistryPerson.id)  # exact spelling first
+_BY_KEYS = _PERSON.where(RegistryPerson.phonetic_key.in_(bindparam("keys", expanding=True))).order_by(
+    RegistryPerson.id)
 _LATEST_IMPORT = select(ImportBatch.id, ImportBatch.imported_at).order_by(ImportBatch.id.desc()).limit(1)
 _DESA_KEYS = select(RegistryPerson.phonetic_key).where(RegistryPerson.desa_code == bindparam("desa")).distinct()
 
@@ -137,7 +138,8 @@ _desa_names = _DesaNamesCache(32).get
 
 @dataclass(frozen=True, slots=True)
 class _Matches:
-    people: list[RegistryPerson]
+    #: Rows of `_PERSON`: the columns of RegistryPerson a result needs, and the batch's period and date.
+    people: list[Row[Any]]
     spelling_differs: bool = False
     single_word: bool = False
 
@@ -148,7 +150,8 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matche
     key = phonetic_key_of_normalised(name_key)
     if not key:
         return _Matches([])
-    people = list(session.scalars(_BY_KEY, {"desa": desa_code, "key": key, "name": name_key, "limit": limit}))
+    connection = session.connection()
+    people = list(connection.execute(_BY_KEY, {"desa": desa_code, "key": key, "name": name_key, "limit": limit}))
     if people:
         return _Matches(people)
     if " " not in key:
@@ -156,16 +159,16 @@ def _matches(session: Session, desa_code: str, name: str, limit: int) -> _Matche
     close = _desa_names(session, desa_code).close_keys(key)
     if not close:
         return _Matches([])
-    people = list(session.scalars(_BY_KEYS, {"desa": desa_code, "keys": close, "limit": limit}))
+    people = list(connection.execute(_BY_KEYS, {"desa": desa_code, "keys": close, "limit": limit}))
     return _Matches(people, spelling_differs=True)
 
 
-def _status(person: RegistryPerson, programme: Programme, label: str) -> ProgrammeStatus:
-    receives = person.receives(programme)
+def _status(person: Row[Any], programme: Programme, label: str) -> ProgrammeStatus:
+    receives: bool | None = getattr(person, programme.value)
     return ProgrammeStatus(programme, label, receives, None if receives is None else person.period)
 
 
-def _view(person: RegistryPerson, today: dt.date, spelling_differs: bool) -> PersonMatch:
+def _view(person: Row[Any], today: dt.date, spelling_differs: bool) -> PersonMatch:
     programmes = tuple(_status(person, programme, label) for programme, label in PROGRAMME_LABELS.items())
     return PersonMatch(
         masked_name=mask_name(person.name),
@@ -173,8 +176,8 @@ def _view(person: RegistryPerson, today: dt.date, spelling_differs: bool) -> Per
         rt=person.rt,
         rw=person.rw,
         programmes=programmes,
-        data_period=person.batch.period,
-        data_date=person.batch.imported_at.date(),
+        data_period=person.data_period,
+        data_date=person.imported_at.date(),
         spelling_differs=spelling_differs,
     )
 

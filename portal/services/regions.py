@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from lokal import wilayah
 from sqlalchemy import func, select, update
@@ -95,11 +97,6 @@ class RegionChoice:
     parents: str = ""
 
 
-def get_region(session: Session, code: str) -> Region | None:
-    """A region by dotted code, or None."""
-    return session.get(Region, code) if code else None
-
-
 def children_of(session: Session, code: str | None) -> list[RegionChoice]:
     """The direct children of a region in name order; no code gives the provinces."""
     # Provinces are the regions without a parent: that probes the parent_code index, where
@@ -132,23 +129,77 @@ def search_desa(session: Session, text: str, limit: int = 20) -> list[RegionChoi
 REGION_FIELDS = ("provinsi", "kabupaten", "kecamatan", "desa")
 
 
-def region_chain(session: Session, codes: dict[str, str]) -> tuple[dict[str, Region], dict[str, str]]:
-    """Check a provinsi → kabupaten → kecamatan → desa selection.
+def _record(session: Session, code: str) -> RegionRecord | None:
+    row = session.execute(
+        select(Region.code, Region.name, Region.level, Region.kind, Region.parent_code).where(Region.code == code)
+    ).first()
+    return RegionRecord(*row) if row is not None else None
 
-    Returns the regions that are valid so far, by field, and an error code per field for the
+
+def _chain(region_of: Callable[[str], RegionRecord | None],
+           codes: dict[str, str]) -> tuple[dict[str, RegionRecord], dict[str, str]]:
+    """Returns the regions that are valid so far, by field, and an error code per field for the
     first invalid one: "unknown" (no such region at that level) or "mismatch" (not inside the
     region chosen above it). Empty fields after the last valid one are simply absent.
     """
-    chosen: dict[str, Region] = {}
-    parent: Region | None = None
+    chosen: dict[str, RegionRecord] = {}
+    parent: RegionRecord | None = None
     for level, field_name in enumerate(REGION_FIELDS, start=1):
         code = (codes.get(field_name) or "").strip()
         if not code:
             break
-        region = session.get(Region, code)
+        region = region_of(code[:20])
         if region is None or region.level != level:
             return chosen, {field_name: "unknown"}
         if parent is not None and region.parent_code != parent.code:
             return chosen, {field_name: "mismatch"}
         chosen[field_name] = parent = region
     return chosen, {}
+
+
+class RegionDirectory:
+    """The region tree as the public pages read it, kept in each process for `max_age` seconds.
+
+    Every lookup checks four regions and every step of the cascade lists a region's children, while
+    the tree changes only with `flask regions load` (official data, a few times a year). A worker
+    therefore answers from memory, and serves a renamed region at most `max_age` seconds after a load
+    (REGION_CACHE_SECONDS: as long as browsers keep the region JSON anyway). Only regions that exist
+    are kept, so unknown codes cannot fill the memory; past `max_entries` the cache starts afresh.
+    Values are immutable and a dict's get and set are atomic, so threads share it without a lock.
+    """
+
+    def __init__(self, max_age: float, *, max_entries: int = 20_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[tuple[str, str | None], tuple[float, Any]] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def _cached(self, key: tuple[str, str | None], load: Callable[[], Any]) -> Any:
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = load()
+        if value is not None and self._max_age > 0:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (now + self._max_age, value)
+        return value
+
+    def region(self, session: Session, code: str | None) -> RegionRecord | None:
+        """A region by dotted code, or None."""
+        if not code:
+            return None
+        return self._cached(("region", code), lambda: _record(session, code))
+
+    def children(self, session: Session, code: str | None) -> tuple[RegionChoice, ...]:
+        """The direct children of a region in name order; no code gives the provinces."""
+        return self._cached(("children", code), lambda: tuple(children_of(session, code)))
+
+    def chain(self, session: Session, codes: dict[str, str]) -> tuple[dict[str, RegionRecord], dict[str, str]]:
+        """Check a provinsi → kabupaten → kecamatan → desa selection (see `region_chain`)."""
+        return _chain(lambda code: self.region(session, code), codes)
