@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 
@@ -59,7 +58,9 @@ class PiiVault:
 
     def digest(self, value: str) -> bytes:
         """Keyed hash for equality matching; the same value always gives the same 32 bytes."""
-        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).digest()
+        # hmac.digest is OpenSSL's one-shot HMAC: the same bytes as hmac.new(...).digest(), without
+        # building an HMAC object per value (an import hashes two values per row, millions of rows).
+        return hmac.digest(self._hash_key, value.encode(), "sha256")
 
 
 def mask_number(value: str, visible: int = 4) -> str:
