@@ -100,7 +100,10 @@ class Config:
     # a client that never logged in to that account must solve a captcha (never a lock).
     LOGIN_LIMIT = os.environ.get("LOGIN_LIMIT", "10/minute;50/day")
     LOGIN_CAPTCHA_AFTER = os.environ.get("LOGIN_CAPTCHA_AFTER", "5/day")
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* / Retry-After headers: computing them costs every limited request another
+    # storage round trip (a third of a form page's time), browsers ignore them, and they would tell
+    # a scraper its exact budget. The 429 page says in words to wait and try again.
+    RATELIMIT_HEADERS_ENABLED = False
     REGION_CACHE_SECONDS = _env_int("REGION_CACHE_SECONDS", 86400)
     # How long a worker reuses the rendered blank lookup form (and how long its "data of period"
     # line may lag an import).
