@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portal.i18n import N_
 from portal.models import (
     ActorKind,
     Complaint,
@@ -40,6 +41,12 @@ WAITING = (ComplaintStatus.DITERIMA, ComplaintStatus.DITINJAU)
 _LEVELS = {EscalationLevel.KECAMATAN: (3, StaffRole.KECAMATAN), EscalationLevel.KABUPATEN: (2, StaffRole.KABUPATEN)}
 #: The levels a complaint may have before being raised to each one.
 _RAISED_FROM = {EscalationLevel.KECAMATAN: (None,), EscalationLevel.KABUPATEN: (None, EscalationLevel.KECAMATAN)}
+
+#: The badge of an escalated complaint in the staff queues.
+ESCALATION_LABELS: dict[EscalationLevel, str] = {
+    EscalationLevel.KECAMATAN: N_("Naik ke kecamatan"),
+    EscalationLevel.KABUPATEN: N_("Naik ke kabupaten/kota"),
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -127,11 +127,14 @@ def staff_contact(vault: PiiVault, user: StaffUser) -> tuple[MessageChannel, str
 def set_preferences(session: Session, vault: PiiVault, user: StaffUser, *, channel: MessageChannel | None,
                     address: str, notify_new: NewComplaintNotice, notify_overdue: bool,
                     by: StaffUser | None = None) -> None:
-    """Set where and what the account hears; no channel clears the contact. Audited; flushes.
+    """Set where and what the account hears; no channel clears the contact, an empty address
+    with the stored channel keeps the stored address. Audited; flushes.
 
     Raises ContactRefused for an address the channel cannot reach."""
     if channel is None:
         user.contact_channel, user.contact_encrypted = None, None
+    elif not address.strip() and user.contact_encrypted is not None and MessageChannel(channel) == user.contact_channel:
+        pass  # the stored address stays
     else:
         channel = MessageChannel(channel)
         if channel not in CONTACT_CHANNELS:
