@@ -408,7 +408,7 @@ class StaffNoticeForm(PortalForm):
     ])
     alamat = StringField(_l("Nomor HP atau alamat e-mail"), validators=[Length(max=200)])
     baru = RadioField(_l("Aduan baru di wilayah Anda"), default=NewComplaintNotice.TIDAK.value, choices=[
-        (notice.value, _l(label)) for notice, label in NOTICE_LABELS.items()
+        SelectChoice(notice.value, _l(label)) for notice, label in NOTICE_LABELS.items()
     ])
     lewat_waktu = BooleanField(_l("Daftar harian aduan yang lewat waktu"))
     #: The channel of the address already stored: with it chosen, an empty address keeps that address.
