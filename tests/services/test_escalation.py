@@ -180,3 +180,18 @@ def test_two_sweeps_at_the_same_moment_escalate_once(app, session, vault, messen
     assert sum(r.kecamatan for r in reports) == 3
     for complaint in complaints:
         assert len(system_events(session, complaint)) == 1
+
+
+def test_a_sweep_that_rolls_back_leaves_no_level_event_or_message(app, session, vault, messenger):
+    _with_contact(session, vault, "camat.cileunyi", "kecamatan", "32.04.05")
+    complaint = filed(session, vault, 15)
+    report = escalate_overdue(session, messenger, now=NOW)
+    assert (report.kecamatan, report.notices) == (1, 1)
+    session.rollback()
+    session.expire_all()
+    assert complaint.escalation_level is None
+    assert system_events(session, complaint) == []
+    assert session.scalar(select(OutboxMessage.id)) is None
+    # ... and the next sweep does it all, once.
+    assert sweep(session, messenger).kecamatan == 1
+    assert len(list(session.scalars(select(OutboxMessage)))) == 1

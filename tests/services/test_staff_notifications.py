@@ -186,3 +186,14 @@ def test_without_the_complainant_contact_nobody_is_asked_yet(app, session, vault
     assert (report.asked, report.without_contact) == (0, 1)
     assert outbox(session) == []
     assert due.followup_sent_at is None  # asked once the contact exists
+
+
+def test_notify_staff_of_new_reads_the_apps_settings_when_called_from_the_filing_path(app, session, vault):
+    staff_with(session, vault, "op.desa", "desa", DESA_A)
+    filed = complaint(session, vault)
+    app.config["PUBLIC_BASE_URL"] = "https://cekbansos.example.go.id/"
+    with app.app_context():
+        assert notify_staff_of_new(session, filed) == 1
+    session.commit()
+    [message] = outbox(session)
+    assert f"https://cekbansos.example.go.id/staf/aduan/{filed.code}" in message.body
