@@ -589,8 +589,9 @@ def account_notices(username: str):
 @bp.get("/sla")
 @login_required
 def service_levels():
-    rows = sla.service_levels(db.session, me(), overdue_days=current_app.config["ESCALATE_KECAMATAN_DAYS"])
-    return render_template("staff/sla.html", rows=rows, overdue_days=current_app.config["ESCALATE_KECAMATAN_DAYS"])
+    days = current_app.config["ESCALATE_KECAMATAN_DAYS"]
+    return render_template("staff/sla.html", rows=sla.service_levels(db.session, me(), overdue_days=days),
+                           overdue_days=days)
 
 
 # -- the outbox, for admins (services.outbox_admin) -------------------------------------------------
