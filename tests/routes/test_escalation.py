@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from portal.models import Complaint, ComplaintEvent, utcnow
-from tests.conftest import DESA_A, login, make_complaint, make_staff
+from tests.conftest import DESA_A, make_complaint, make_staff
+from tests.routes.test_staff import as_user
 
 
 def _aged(session, vault, days: int, subject: str = "Budi Santoso") -> str:
@@ -37,8 +38,7 @@ def test_the_kecamatan_queue_flags_and_filters_escalated_complaints(app, runner,
     escalated = _aged(session, vault, 15)
     fresh = _aged(session, vault, 1, subject="Ahmad Yani")
     assert runner.invoke(args=["complaints", "escalate"]).exit_code == 0
-    client = app.test_client()
-    assert login(client, "camat.cileunyi").status_code == 302
+    client = as_user(app, "camat.cileunyi")
 
     page = client.get("/staf/antrian").get_data(as_text=True)
     row = page[page.index(escalated):].split("</tr>")[0]

@@ -21,13 +21,8 @@ from portal.models import (
 from portal.services import sla
 from portal.services.outbox import queue_message
 from portal.services.staff_notifications import staff_contact
-from tests.conftest import DESA_A, DESA_B, DESA_C, login, make_complaint, make_staff
-
-
-def as_user(app, username: str):
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+from tests.conftest import DESA_A, DESA_B, DESA_C, make_complaint, make_staff
+from tests.routes.test_staff import as_user
 
 
 def _account(session, username: str) -> StaffUser:
