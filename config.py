@@ -146,6 +146,16 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
     SMTP_FROM = os.environ.get("SMTP_FROM") or "Portal Cek Bansos <noreply@localhost>"
     SMTP_TIMEOUT_SECONDS = _env_float("SMTP_TIMEOUT_SECONDS", 10)
+    # Links in messages point here (the portal as residents and staff reach it).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000"
+    # Escalation and the scheduled sweeps (services.escalation, services.followup, staff notices).
+    ESCALATE_KECAMATAN_DAYS = _env_int("ESCALATE_KECAMATAN_DAYS", 14)
+    ESCALATE_KABUPATEN_DAYS = _env_int("ESCALATE_KABUPATEN_DAYS", 21)
+    FOLLOWUP_AFTER_DAYS = _env_int("FOLLOWUP_AFTER_DAYS", 7)
+    # Local (WIB) hour from which the day's digest and overdue list go out.
+    DIGEST_HOUR = _env_int("DIGEST_HOUR", 7)
+    # How often the self-rescheduling RQ sweep job runs again.
+    SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 900)
     # The class body is a plain namespace: SMS_GATEWAY_URL, SMS_GATEWAY_TOKEN, … and WHATSAPP_….
     locals().update(_gateway_settings("SMS"))
     locals().update(_gateway_settings("WHATSAPP"))

@@ -274,8 +274,64 @@ def outbox_list(limit: int, status: str | None) -> None:
         click.echo(f"    {m.subject + ': ' if m.subject else ''}{m.body}")
 
 
+complaints_cli = AppGroup("complaints", help="Aduan: eskalasi, pertanyaan tindak lanjut, ringkasan petugas.")
+
+
+def _sweep(**parts: bool | None) -> None:
+    """Run sweeps in one transaction (committed once) and print what they did."""
+    from portal.jobs import run_sweeps
+
+    report = run_sweeps(current_app, **parts)
+    if parts.get("escalate", True):
+        click.echo(_("Diteruskan ke kecamatan: %(kec)s, ke kabupaten/kota: %(kab)s, petugas dikabari: %(n)s",
+                     kec=report.escalation.kecamatan, kab=report.escalation.kabupaten, n=report.escalation.notices))
+    if parts.get("followup", True):
+        click.echo(_("Pertanyaan tindak lanjut: %(n)s (tanpa kontak pelapor: %(none)s)",
+                     n=report.followup.asked, none=report.followup.without_contact))
+    if report.daily is not None:
+        click.echo(_("Ringkasan harian: %(digests)s, daftar lewat waktu: %(lists)s",
+                     digests=report.daily.digests, lists=report.daily.overdue_lists))
+
+
+@complaints_cli.command("escalate")
+def complaints_escalate() -> None:
+    """Teruskan aduan yang lewat waktu ke kecamatan/kabupaten (aman diulang)."""
+    _sweep(escalate=True, followup=False, daily=False)
+
+
+@complaints_cli.command("follow-up")
+def complaints_follow_up() -> None:
+    """Tanyakan pelapor seminggu setelah selesai apakah masalahnya beres (aman diulang)."""
+    _sweep(escalate=False, followup=True, daily=False)
+
+
+@complaints_cli.command("digest")
+def complaints_digest() -> None:
+    """Kirim ringkasan harian dan daftar lewat waktu ke petugas (sekali sehari per akun)."""
+    _sweep(escalate=False, followup=False, daily=True)
+
+
+@complaints_cli.command("sweep")
+def complaints_sweep() -> None:
+    """Semua sekaligus: eskalasi, tindak lanjut, dan mulai DIGEST_HOUR ringkasan harian (untuk timer)."""
+    _sweep()
+
+
+@complaints_cli.command("schedule")
+def complaints_schedule() -> None:
+    """Jadwalkan tugas sapuan RQ (berulang sendiri; worker harus berjalan dengan --with-scheduler)."""
+    from portal.jobs import schedule_sweep
+
+    job_id = schedule_sweep(current_app)
+    if job_id is None:
+        raise click.ClickException(_("REDIS_URL tidak diatur atau Redis tidak menjawab: pakai timer "
+                                     "`flask complaints sweep`."))
+    click.echo(_("Sapuan dijadwalkan: %(job)s", job=job_id))
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    app.cli.add_command(complaints_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(regions_cli)

@@ -24,13 +24,20 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.extensions import read_session, regions
-from portal.models import ComplaintKind, CorrectionField, StaffRole
+from portal.models import ComplaintKind, CorrectionField, MessageChannel, NewComplaintNotice, StaffRole
 from portal.services.complaints import CORRECTION_LABELS
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.outages import is_database_outage
 from portal.services.regions import REGION_FIELDS, RegionChoice, RegionRecord
 from portal.services.staff import ROLE_LABELS
+from portal.services.staff_notifications import (
+    CHANNEL_LABELS,
+    CONTACT_CHANNELS,
+    NOTICE_LABELS,
+    ContactRefused,
+    normalise_contact,
+)
 
 _REGION_LABELS = {
     "provinsi": _l("Provinsi"),
@@ -391,3 +398,32 @@ class AccountForm(PortalForm):
         SelectChoice(role.value, _l(label)) for role, label in ROLE_LABELS.items() if role != StaffRole.ADMIN
     ])
     region = StringField(_l("Kode wilayah"), validators=[InputRequired(), Length(max=13)])
+
+
+class StaffNoticeForm(PortalForm):
+    """Where and what a staff member hears (services.staff_notifications)."""
+
+    saluran = SelectField(_l("Kirim lewat"), choices=[SelectChoice("", _l("Jangan kirim apa pun"))] + [
+        SelectChoice(channel.value, _l(CHANNEL_LABELS[channel])) for channel in CONTACT_CHANNELS
+    ])
+    alamat = StringField(_l("Nomor HP atau alamat e-mail"), validators=[Length(max=200)])
+    baru = RadioField(_l("Aduan baru di wilayah Anda"), default=NewComplaintNotice.TIDAK.value, choices=[
+        SelectChoice(notice.value, _l(label)) for notice, label in NOTICE_LABELS.items()
+    ])
+    lewat_waktu = BooleanField(_l("Daftar harian aduan yang lewat waktu"))
+    #: The channel of the address already stored: with it chosen, an empty address keeps that address.
+    stored_channel: str | None = None
+
+    def validate_alamat(self, field: StringField) -> None:
+        if not self.saluran.data:
+            field.data = ""
+            return
+        if not (field.data or "").strip():
+            if self.saluran.data == self.stored_channel:
+                field.data = ""
+                return
+            raise ValidationError(_l("Isi nomor HP atau alamat e-mail tujuan kabar."))
+        try:
+            field.data = normalise_contact(MessageChannel(self.saluran.data), field.data)
+        except ContactRefused as refused:
+            raise ValidationError(_l(refused.message)) from None

@@ -1,4 +1,5 @@
-"""Background jobs (RQ on Redis): the outbox's delivery.
+"""Background jobs (RQ on Redis): the outbox's delivery, and the sweeps (escalation, follow-up,
+daily staff notices) as a job that schedules its next run itself.
 
 Workers run `rq worker portal --url $REDIS_URL` with the portal's environment; a job builds the app
 with `create_app()` and delivers what is due. `enqueue_delivery(app)` is called after a commit
@@ -8,14 +9,20 @@ retries that come due later and for a Redis that was down when a commit happened
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 
 import redis
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from portal.models import utcnow
 from portal.services.channels import channels_from_config
+from portal.services.escalation import EscalationReport, EscalationRules, escalate_overdue
+from portal.services.followup import FollowupReport, send_followups
 from portal.services.outbox import DeliveryReport, RetryPolicy, deliver_due
+from portal.services.staff_notifications import LOCAL_ZONE, DigestReport, Messenger, send_daily_notices
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +78,91 @@ def enqueue_delivery(app: Flask) -> bool:
         log.warning("outbox delivery not enqueued (%s): the timer will deliver", type(exc).__name__)
         return False
     return True
+
+
+# -- the sweeps: escalation, follow-up, the daily staff notices ----------------------------------
+
+#: The sweep job of each time slot has this id and the slot's number: two chains that schedule
+#: the same slot (the schedule command run twice, a job retried) collapse into one job.
+SWEEP_JOB_PREFIX = "portal-sweep-"
+
+
+@dataclasses.dataclass
+class SweepReport:
+    escalation: EscalationReport
+    followup: FollowupReport
+    #: None when the day's notices were not due yet (before DIGEST_HOUR, local time).
+    daily: DigestReport | None
+
+
+def run_sweeps(app: Flask, *, now: dt.datetime | None = None, escalate: bool = True, followup: bool = True,
+               daily: bool | None = None) -> SweepReport:
+    """Run the sweeps in one transaction, commit once, then ask a worker to deliver the messages.
+
+    `daily=None` sends the day's digests and overdue lists only from DIGEST_HOUR (WIB) on; each
+    account gets them once a day whenever the sweep runs after that. Every sweep is idempotent,
+    so a timer and an RQ chain may both run it."""
+    from portal.extensions import db
+
+    now = now or utcnow()
+    config = app.config
+    if daily is None:
+        daily = now.astimezone(LOCAL_ZONE).hour >= config["DIGEST_HOUR"]
+    messenger = Messenger.from_app(app)
+    with app.app_context():
+        session = db.session
+        try:
+            report = SweepReport(
+                escalate_overdue(session, messenger, EscalationRules.from_config(config), now=now)
+                if escalate else EscalationReport(),
+                send_followups(session, messenger, after_days=config["FOLLOWUP_AFTER_DAYS"], now=now)
+                if followup else FollowupReport(),
+                send_daily_notices(session, messenger, now=now) if daily else None,
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    enqueue_delivery(app)
+    return report
+
+
+def schedule_sweep(app: Flask, *, after: dt.datetime | None = None) -> str | None:
+    """Schedule the sweep job at the start of the next slot of SWEEP_INTERVAL_SECONDS after
+    `after` (now); its id names the slot. Needs a worker started with `--with-scheduler`.
+    Returns the job id, or None without Redis (then a timer runs `flask complaints sweep`)."""
+    connection = app.extensions.get("redis")
+    if connection is None:
+        return None
+    from rq import Queue
+
+    interval = app.config["SWEEP_INTERVAL_SECONDS"]
+    slot = int((after or utcnow()).timestamp() // interval) + 1
+    job_id = f"{SWEEP_JOB_PREFIX}{slot}"
+    at = dt.datetime.fromtimestamp(slot * interval, dt.UTC)
+    try:
+        Queue(QUEUE, connection=connection).enqueue_at(
+            at, "portal.jobs.sweep", job_id=job_id, result_ttl=0, job_timeout=JOB_TIMEOUT_SECONDS,
+        )
+    except redis.RedisError as exc:
+        log.warning("sweep not scheduled (%s): run `flask complaints schedule` again", type(exc).__name__)
+        return None
+    return job_id
+
+
+def sweep() -> dict[str, int]:
+    """RQ job: run the sweeps, then schedule the next one — also when this one failed, so one
+    bad run does not end the chain."""
+    from portal import create_app
+    from portal.extensions import db
+
+    app = create_app()
+    try:
+        report = run_sweeps(app)
+    finally:
+        schedule_sweep(app)
+        with app.app_context():
+            db.engine.dispose()
+    return {"kecamatan": report.escalation.kecamatan, "kabupaten": report.escalation.kabupaten,
+            "followups": report.followup.asked,
+            "digests": report.daily.digests if report.daily else 0}

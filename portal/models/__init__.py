@@ -10,6 +10,7 @@ from portal.models.complaint import (
     ComplaintKind,
     ComplaintStatus,
     CorrectionField,
+    EscalationLevel,
     Evidence,
 )
 from portal.models.outbox import MessageChannel, MessageKind, MessageStatus, OutboxMessage
@@ -20,6 +21,7 @@ from portal.models.staff import (
     AuditEntry,
     MusdesDecision,
     MusdesOutcome,
+    NewComplaintNotice,
     StaffKnownAddress,
     StaffRecoveryCode,
     StaffRole,
@@ -33,6 +35,7 @@ __all__ = [
     "AuditEntry",
     "MusdesDecision",
     "MusdesOutcome",
+    "NewComplaintNotice",
     "StaffKnownAddress",
     "StaffRecoveryCode",
     "StaffRole",
@@ -46,6 +49,7 @@ __all__ = [
     "ComplaintKind",
     "ComplaintStatus",
     "CorrectionField",
+    "EscalationLevel",
     "Evidence",
     "SpentChallenge",
     "ImportBatch",

@@ -44,6 +44,13 @@ DECIDED_STATUSES = (ComplaintStatus.SELESAI, ComplaintStatus.DITOLAK)
 _OPEN_SQL = f"status IN ({', '.join(repr(s.value) for s in OPEN_STATUSES)})"
 
 
+class EscalationLevel(enum.StrEnum):
+    """Who above the desa was told that a complaint waited too long (services.escalation)."""
+
+    KECAMATAN = "kecamatan"
+    KABUPATEN = "kabupaten"
+
+
 class CorrectionField(enum.StrEnum):
     """What is wrong in a record, for a perbaikan."""
 
@@ -114,6 +121,13 @@ class Complaint(db.Model):
     reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The staff member who took it for review.
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    #: Raised by the escalation sweep when it waited too long (only ever rises); None: not escalated.
+    escalation_level: Mapped[EscalationLevel | None] = mapped_column(
+        str_enum(EscalationLevel, "escalation_level"), index=True
+    )
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When the complainant was asked, a week after `selesai`, whether the matter is settled.
+    followup_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: Optimistic lock: a staff move that read an older version is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -17,10 +17,12 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.outbox import MessageChannel
 from portal.models.types import UTCDateTime, str_enum, utcnow
 
 
@@ -33,6 +35,14 @@ class StaffRole(enum.StrEnum):
 
 #: How many code segments the scope of each role has ("32.04" is a kabupaten).
 ROLE_REGION_LEVEL = {StaffRole.DESA: 4, StaffRole.KECAMATAN: 3, StaffRole.KABUPATEN: 2}
+
+
+class NewComplaintNotice(enum.StrEnum):
+    """How a staff member hears of new complaints in scope."""
+
+    SEGERA = "segera"  # one message per complaint, when it is filed
+    HARIAN = "harian"  # a daily digest
+    TIDAK = "tidak"
 
 
 class StaffUser(db.Model):
@@ -57,6 +67,21 @@ class StaffUser(db.Model):
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The last 30-second time step whose code was accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: Where notices go (services.staff_notifications): a channel and an address, encrypted
+    #: with the PII vault (field "staff_contact"); none: the account is told nothing.
+    contact_channel: Mapped[MessageChannel | None] = mapped_column(
+        str_enum(MessageChannel, "staff_contact_channel")
+    )
+    contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notify_new: Mapped[NewComplaintNotice] = mapped_column(
+        str_enum(NewComplaintNotice, "staff_notify_new"), default=NewComplaintNotice.TIDAK,
+        server_default=NewComplaintNotice.TIDAK.value,
+    )
+    #: The daily list of overdue complaints in scope.
+    notify_overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: When the last daily digest and overdue list were made for this account (once a day each).
+    digest_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    overdue_list_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username} {self.role} {self.region_code}>"

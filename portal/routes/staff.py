@@ -32,14 +32,35 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal.extensions import client_address_key, db, limiter, login_manager
-from portal.forms import AccountForm, CaptchaForm, LoginForm, MoveForm, MusdesForm, NoteForm, TwoFactorForm
+from portal.forms import (
+    AccountForm,
+    CaptchaForm,
+    LoginForm,
+    MoveForm,
+    MusdesForm,
+    NoteForm,
+    StaffNoticeForm,
+    TwoFactorForm,
+)
 from portal.i18n import N_
-from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
+from portal.jobs import enqueue_delivery
+from portal.models import (
+    AuditEntry,
+    ComplaintKind,
+    ComplaintStatus,
+    MessageChannel,
+    MessageStatus,
+    MusdesDecision,
+    NewComplaintNotice,
+    StaffRole,
+    StaffUser,
+)
 from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
-from portal.services import moderation, staff, two_factor
+from portal.services import moderation, outbox_admin, sla, staff, staff_notifications, two_factor
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
+from portal.services.escalation import ESCALATION_LABELS
 from portal.services.login_throttle import LoginThrottle
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
@@ -79,7 +100,8 @@ def _private(response: Response) -> Response:
 def _labels() -> dict:
     return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "role_labels": staff.ROLE_LABELS,
             "decision_labels": moderation.DECISION_LABELS, "actor_labels": ACTOR_LABELS,
-            "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager}
+            "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager,
+            "escalation_labels": ESCALATION_LABELS}
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -282,6 +304,7 @@ def _filters() -> moderation.QueueFilter:
     return moderation.QueueFilter(
         status=ComplaintStatus(status) if status else None, kind=ComplaintKind(kind) if kind else None,
         desa_code=desa, min_age_days=min(int(age), 3650) if age.isdecimal() and age.isascii() else None,
+        escalated=args.get("naik") == "1",
     )
 
 
@@ -519,3 +542,88 @@ def disable_account(username: str):
 def reset_two_factor(username: str):
     return _change_account(username, lambda user: two_factor.reset(db.session, user, by=me()),
                            N_("Verifikasi dua langkah %(username)s direset; ia mendaftar lagi saat masuk berikutnya."))
+
+
+# -- notices: where and what a staff member hears (services.staff_notifications) ----------------
+
+
+def _notice_settings(user: StaffUser) -> Response | str:
+    """The notice settings of `user` (the caller themselves, or an account they manage)."""
+    vault = pii_vault()
+    form = StaffNoticeForm(data={"saluran": user.contact_channel or "", "baru": user.notify_new.value,
+                                 "lewat_waktu": user.notify_overdue})
+    form.stored_channel = user.contact_channel.value if user.contact_encrypted is not None else None
+    if form.validate_on_submit():
+        staff_notifications.set_preferences(
+            db.session, vault, user, channel=MessageChannel(form.saluran.data) if form.saluran.data else None,
+            address=form.alamat.data, notify_new=NewComplaintNotice(form.baru.data),
+            notify_overdue=form.lewat_waktu.data, by=me(),
+        )
+        db.session.commit()
+        flash(_("Pengaturan kabar untuk %(username)s disimpan.", username=user.username))
+        return redirect(request.path, code=303)
+    return render_template("staff/notices.html", form=form, account=user,
+                           contact=staff_notifications.masked_contact(vault, user),
+                           channel_labels=staff_notifications.CHANNEL_LABELS)
+
+
+@bp.route("/kabar", methods=["GET", "POST"])
+@login_required
+def my_notices():
+    return _notice_settings(me())
+
+
+@bp.route("/akun/<username>/kabar", methods=["GET", "POST"])
+@login_required
+def account_notices(username: str):
+    _managers_only()
+    user = staff.get_staff(db.session, username)
+    if user is None or (user.id != me().id and not staff.can_manage(me(), user.role, user.region_code)):
+        abort(404)
+    return _notice_settings(user)
+
+
+# -- service levels per desa (services.sla) --------------------------------------------------------
+
+
+@bp.get("/sla")
+@login_required
+def service_levels():
+    days = current_app.config["ESCALATE_KECAMATAN_DAYS"]
+    return render_template("staff/sla.html", rows=sla.service_levels(db.session, me(), overdue_days=days),
+                           overdue_days=days)
+
+
+# -- the outbox, for admins (services.outbox_admin) -------------------------------------------------
+
+
+def _admins_only() -> None:
+    if me().role is not StaffRole.ADMIN:
+        abort(404)
+
+
+@bp.get("/pesan")
+@login_required
+def outbox_messages():
+    _admins_only()
+    status = request.args.get("status") or None
+    if status not in (None, *MessageStatus):
+        abort(400)
+    chosen = MessageStatus(status) if status else None
+    return render_template("staff/outbox.html", status=chosen, statuses=list(MessageStatus),
+                           message_status_labels=outbox_admin.STATUS_LABELS,
+                           message_kind_labels=outbox_admin.KIND_LABELS,
+                           counts=outbox_admin.status_counts(db.session),
+                           messages=outbox_admin.admin_messages(db.session, pii_vault(), status=chosen))
+
+
+@bp.post("/pesan/<int:message_id>/ulang")
+@login_required
+def retry_message(message_id: int):
+    _admins_only()
+    if not outbox_admin.retry_dead(db.session, message_id, me()):
+        abort(404)
+    db.session.commit()
+    enqueue_delivery(current_app)
+    flash(_("Pesan #%(id)s dijadwalkan untuk dikirim lagi.", id=message_id))
+    return redirect(url_for(".outbox_messages", status="dead"), code=303)

@@ -29,6 +29,9 @@ ACTIONS = {
     "catatan": N_("Catatan internal"),
     "musdes": N_("Hasil musyawarah desa"),
     "desil_dilihat": N_("Desil dilihat warga (NIK cocok)"),
+    "aduan_dieskalasi": N_("Aduan diteruskan otomatis (lewat waktu)"),
+    "kabar_diatur": N_("Pengaturan kabar diubah"),
+    "pesan_diulang": N_("Pesan gagal dikirim ulang"),
 }
 
 

@@ -103,6 +103,8 @@ class QueueFilter:
     kind: ComplaintKind | None = None
     desa_code: str | None = None
     min_age_days: int | None = None
+    #: Only complaints the escalation sweep raised above the desa (services.escalation).
+    escalated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ def _queue_query(user: StaffUser, filters: QueueFilter, now: dt.datetime):
         query = query.where(Complaint.desa_code == filters.desa_code)
     if filters.min_age_days:
         query = query.where(Complaint.created_at <= now - dt.timedelta(days=filters.min_age_days))
+    if filters.escalated:
+        query = query.where(Complaint.escalation_level.is_not(None))
     return query
 
 
