@@ -5,6 +5,24 @@
 const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) || '')
   .replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 
+/* Error summary: focused on load (for browsers that ignore autofocus on it); a link moves focus
+   to its field and shows the field's label above it, as the fragment alone would hide the label. */
+(() => {
+  'use strict';
+  const summary = document.getElementById('ringkasan-kesalahan');
+  if (!summary) return;
+  if (document.activeElement !== summary) summary.focus();
+  summary.addEventListener('click', (e) => {
+    const link = e.target.closest('a[href^="#"]');
+    const target = link && document.getElementById(link.getAttribute('href').slice(1));
+    if (!target) return;
+    e.preventDefault();
+    const label = document.querySelector('label[for="' + target.id + '"]') || target;
+    label.scrollIntoView();
+    target.focus({ preventScroll: true });
+  });
+})();
+
 (() => {
   'use strict';
   const doc = document;

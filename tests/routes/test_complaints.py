@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.models import Complaint
 from portal.services.uploads import clean_image
 from tests.conftest import DESA_A
+from tests.routes.error_summary import has_summary, summary_links
 from tests.routes.test_public import CHAIN, captcha_of, solve
 
 VALID = {
@@ -211,3 +212,22 @@ def test_when_every_decoding_slot_stays_busy_the_form_comes_back_with_503(app, c
     assert response.status_code == 503
     assert "Layanan sedang gangguan" in response.text and 'value="Budi Santoso"' in response.text
     assert complaints(session) == 0
+
+
+def test_an_empty_complaint_gets_a_summary_linking_to_each_field_in_page_order(app, client, session):
+    page = form_page(client)
+    assert not has_summary(page) and "<title>Aduan baru" in page
+    response = submit(app, client, page, jenis=None, subjek_nama="", uraian="", pelapor_nik="12345",
+                      persetujuan=None)
+    targets = [target for target, _ in summary_links(response.text)]
+    assert targets == ["jenis-0", "subjek_nama", "uraian", "pelapor_nik", "persetujuan"]
+    assert ("pelapor_nik", "NIK harus 16 digit angka (sekarang 5 digit).") in summary_links(response.text)
+    assert response.text.count("NIK harus 16 digit angka (sekarang 5 digit).") == 2  # summary and field
+
+
+def test_the_summary_and_title_prefix_are_in_english_too(app, client, session):
+    page = client.get("/aduan/baru", headers={"Accept-Language": "en"}).text
+    data = {**VALID, **solve(app, page), "token": token_of(page), "uraian": ""}
+    response = client.post("/aduan/kirim", data=data, headers={"Accept-Language": "en"})
+    assert "<title>Error: " in response.text and "There is a problem" in response.text
+    assert summary_links(response.text)[0][0] == "uraian"

@@ -337,3 +337,11 @@ def test_musdes_outcome_with_minutes_photo_is_recorded_and_served_in_scope(app, 
     assert as_user(app, "desa.a").get(link.replace(code, world["outside"])).status_code == 404
     tracked = app.test_client().post("/aduan/lacak", data={"kode": code}).text
     assert "Musyawarah desa 2026-11-20: disetujui" in tracked
+
+
+def test_a_failed_login_gets_a_summary_and_an_error_title(app, world, client):
+    from tests.routes.error_summary import has_summary, summary_links
+
+    assert not has_summary(client.get("/staf/masuk").text)
+    wrong = login(client, "desa.a", "salah-kata-sandi-sekali")
+    assert summary_links(wrong.text) == [("password", "Nama pengguna atau kata sandi salah.")]
