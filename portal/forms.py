@@ -33,6 +33,7 @@ from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_
 from portal.services.outages import is_database_outage
 from portal.services.regions import REGION_FIELDS, RegionChoice, children_of, region_chain
 from portal.services.staff import ROLE_LABELS
+from portal.services.uploads import HEIF_SUPPORTED
 
 _REGION_LABELS = {
     "provinsi": _l("Provinsi"),
@@ -317,7 +318,11 @@ class ComplaintForm(RegionForm, CaptchaForm):
         validators=[InputRequired(_l("Uraian wajib diisi.")),
                     Length(min=20, max=2000, message=_l("Uraian 20 sampai 2.000 huruf."))],
     )
-    foto = MultipleFileField(_l("Foto bukti (paling banyak 3: JPEG, PNG atau WebP)"))
+    # The label names the formats the server decodes (HEIC only with pillow-heif installed).
+    foto = MultipleFileField(_l("Foto bukti (paling banyak 3: JPEG, PNG, WebP atau HEIC)") if HEIF_SUPPORTED
+                             else _l("Foto bukti (paling banyak 3: JPEG, PNG atau WebP)"))
+    #: The form's pending-upload token: the photos chosen in earlier rounds (see services.uploads).
+    unggahan = HiddenField()
     lintang = HiddenField()
     bujur = HiddenField()
     persetujuan = BooleanField(
@@ -352,11 +357,9 @@ class ComplaintForm(RegionForm, CaptchaForm):
         if self.jenis.data == ComplaintKind.PERBAIKAN.value and not field.data:
             raise ValidationError(_l("Pilih data yang salah."))
 
-    def validate_foto(self, field: MultipleFileField) -> None:
-        files = [f for f in field.data or [] if isinstance(f, FileStorage) and f.filename]
-        if len(files) > MAX_PHOTOS:
-            raise ValidationError(_l("Paling banyak %(n)d foto.", n=MAX_PHOTOS))
-        field.data = files
+    def chosen_photos(self) -> list[FileStorage]:
+        """The files chosen in this round (their number is checked with those kept before)."""
+        return [f for f in self.foto.data or [] if isinstance(f, FileStorage) and f.filename]
 
     def validate_lintang(self, field: HiddenField) -> None:
         self._coordinate(field, -11.5, 6.5)

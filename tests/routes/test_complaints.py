@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -43,9 +46,13 @@ def token_of(page: str) -> str:
     return re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
 
 
+def pending_token_of(page: str) -> str:
+    return re.search(r'name="unggahan" type="hidden" value="([^"]+)"', page).group(1)
+
+
 def submit(app, client, page: str | None = None, files=(), **changes):
     page = page or form_page(client)
-    data = {**VALID, **solve(app, page), "token": token_of(page), **changes}
+    data = {**VALID, **solve(app, page), "token": token_of(page), "unggahan": pending_token_of(page), **changes}
     data = {k: v for k, v in data.items() if v is not None}
     if files:
         data["foto"] = [(io.BytesIO(content), name) for name, content in files]
@@ -173,7 +180,7 @@ def png_bytes(width: int, height: int) -> bytes:
 
 def test_a_wrong_captcha_never_gets_its_photos_decoded(app, client, session, monkeypatch):
     """8 such posts with three 6000x6000 PNGs each once took the workers from 0.5 to 4.1 GB."""
-    from portal.routes import complaints as route
+    from portal.services import uploads
 
     decoded: list[int] = []
 
@@ -181,12 +188,16 @@ def test_a_wrong_captcha_never_gets_its_photos_decoded(app, client, session, mon
         decoded.append(1)
         return clean_image(stream, **options)
 
-    monkeypatch.setattr(route, "clean_image", counting_clean_image)
+    monkeypatch.setattr(uploads, "clean_image", counting_clean_image)
     huge = png_bytes(6000, 6000)
     assert len(huge) < 200_000
     response = submit(app, client, captcha_jawaban="0", files=[(f"bom{n}.png", huge) for n in range(3)])
     assert "Angka tidak sesuai" in response.text and 'value="Budi Santoso"' in response.text
     assert decoded == [] and complaints(session) == 0
+    # Kept as they came, they are decoded (and refused) only in the round whose answer is right.
+    assert "bom0.png" in response.text
+    again = submit(app, client, response.text, unggahan=pending_token_of(response.text))
+    assert decoded and "bom1.png: Resolusi gambar ini terlalu besar" in again.text and complaints(session) == 0
 
 
 def test_the_photos_of_one_complaint_share_a_pixel_budget(app, client, session):
@@ -231,3 +242,76 @@ def test_the_summary_and_title_prefix_are_in_english_too(app, client, session):
     response = client.post("/aduan/kirim", data=data, headers={"Accept-Language": "en"})
     assert "<title>Error: " in response.text and "There is a problem" in response.text
     assert summary_links(response.text)[0][0] == "uraian"
+
+
+def corrupt_jpeg() -> bytes:
+    return jpeg_bytes()[:200]  # a JPEG by its first bytes, cut off: only decoding finds it broken
+
+
+def pending_folder(app) -> Path:
+    return Path(app.config["UPLOAD_FOLDER"] or Path(app.instance_path) / "uploads") / "pending"
+
+
+def test_every_error_comes_in_one_round_a_bad_photo_with_a_bad_nik(app, client, session):
+    response = submit(app, client, pelapor_nik="12345", files=[("rusak.jpg", corrupt_jpeg())])
+    links = summary_links(response.text)
+    assert ("pelapor_nik", "NIK harus 16 digit angka (sekarang 5 digit).") in links
+    assert ("foto", "rusak.jpg: Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru.") in links
+    assert complaints(session) == 0
+
+
+def test_with_a_wrong_captcha_a_file_that_is_no_photo_is_still_named_in_the_same_round(app, client, session):
+    response = submit(app, client, captcha_jawaban="0", pelapor_nik="12345",
+                      files=[("surat.jpg", b"<html>bukan foto</html>")])
+    targets = [target for target, _ in summary_links(response.text)]
+    assert targets == ["foto", "pelapor_nik", "captcha_jawaban"]
+    assert "surat.jpg: Berkas ini bukan foto" in response.text and "Foto yang sudah dipilih" not in response.text
+
+
+def test_a_chosen_photo_survives_an_error_round_and_a_new_captcha_and_is_filed(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("rumah.jpg", jpeg_bytes())])
+    assert "Foto yang sudah dipilih" in first.text and "rumah.jpg" in first.text
+    token = pending_token_of(first.text)
+    data = {**VALID, "token": token_of(first.text), "unggahan": token, "gambar_baru": "1",
+            "captcha_id": captcha_of(first.text)}
+    renewed = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert "rumah.jpg" in renewed.text and pending_token_of(renewed.text) == token
+    assert captcha_of(renewed.text) != captcha_of(first.text)
+    filed = submit(app, client, renewed.text, unggahan=token)
+    assert filed.status_code == 303
+    complaint = session.scalars(select(Complaint)).one()
+    assert len(complaint.evidence) == 1
+    assert not any(pending_folder(app).iterdir())  # forgotten once filed
+
+
+def test_a_kept_photo_can_be_removed_and_the_form_takes_three_in_all(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("a.jpg", jpeg_bytes()), ("b.jpg", jpeg_bytes())])
+    assert 'data-max-files="1"' in first.text
+    more = submit(app, client, first.text, pelapor_nik="12345", unggahan=pending_token_of(first.text),
+                  files=[("c.jpg", jpeg_bytes()), ("d.jpg", jpeg_bytes())])
+    assert "d.jpg: Paling banyak 3 foto." in more.text and "c.jpg" in more.text
+    key = re.search(r'name="hapus_foto" value="([0-9a-f]+)"\s+aria-label="Hapus foto a.jpg"', more.text).group(1)
+    data = {**VALID, "token": token_of(more.text), "unggahan": pending_token_of(more.text), "hapus_foto": key,
+            "captcha_id": captcha_of(more.text)}
+    removed = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert "a.jpg" not in removed.text and "b.jpg" in removed.text and "c.jpg" in removed.text
+    assert submit(app, client, removed.text, unggahan=pending_token_of(removed.text)).status_code == 303
+    assert len(session.scalars(select(Complaint)).one().evidence) == 2
+
+
+def test_a_pending_photo_expires_and_is_never_reachable_by_url(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("rumah.jpg", jpeg_bytes())])
+    token = pending_token_of(first.text)
+    (folder,) = pending_folder(app).iterdir()
+    assert token not in str(folder)  # the token that opens the photos is on no disk
+    assert Path(app.static_folder).resolve() not in folder.resolve().parents
+    for url in re.findall(r'(?:href|src|action|formaction)="([^"]+)"', first.text):
+        assert token not in url and folder.name not in url
+    for url in (f"/aduan/unggahan/{token}", f"/static/../instance/uploads/pending/{folder.name}",
+                f"/aduan/foto/{token}"):
+        assert client.get(url).status_code == 404
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(folder, (three_hours_ago, three_hours_ago))
+    again = submit(app, client, first.text, unggahan=token)
+    assert again.status_code == 303 and not folder.exists()
+    assert session.scalars(select(Complaint)).one().evidence == []
