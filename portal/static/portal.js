@@ -184,6 +184,18 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
     setTimeout(() => { delete f.dataset.sent; }, 15000);
   }));
 
+  // Fields that belong to one jenis of complaint follow the choice (CSS :has() does the same
+  // where it exists; this is for browsers without it).
+  const kinds = document.querySelectorAll('input[name=jenis]');
+  document.querySelectorAll('[data-jenis]').forEach((block) => {
+    const sync = () => {
+      const chosen = document.querySelector('input[name=jenis]:checked');
+      block.hidden = !chosen || chosen.value !== block.dataset.jenis;
+    };
+    kinds.forEach((k) => k.addEventListener('change', sync));
+    sync();
+  });
+
   // Photos too large would be refused with the whole request (413) and the typed form lost:
   // say so before sending.
   const photos = $('foto');

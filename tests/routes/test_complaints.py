@@ -315,3 +315,31 @@ def test_a_pending_photo_expires_and_is_never_reachable_by_url(app, client, sess
     again = submit(app, client, first.text, unggahan=token)
     assert again.status_code == 303 and not folder.exists()
     assert session.scalars(select(Complaint)).one().evidence == []
+
+
+def perbaikan_block(page: str) -> str:
+    return re.search(r'<div class="perbaikan" data-jenis="perbaikan"[^>]*>', page).group(0)
+
+
+@pytest.mark.parametrize(("jenis", "shown"), [(None, False), ("usul", False), ("sanggah", False), ("perbaikan", True)])
+def test_the_perbaikan_fields_are_shown_only_for_perbaikan(client, jenis, shown):
+    page = form_page(client, **({"jenis": jenis} if jenis else {}))
+    assert ("hidden" not in perbaikan_block(page)) is shown
+    assert 'id="perbaikan_bagian"' in page  # in the page, for CSS :has() and portal.js to show on a choice
+
+
+def test_a_perbaikan_without_its_field_comes_back_with_the_fields_shown(app, client, session):
+    response = submit(app, client, jenis="perbaikan")
+    assert "hidden" not in perbaikan_block(response.text)
+    assert ("perbaikan_bagian", "Pilih data yang salah.") in summary_links(response.text)
+    filed = submit(app, client, jenis="usul", perbaikan_bagian="nama", perbaikan_nilai="Budi S.")
+    assert filed.status_code == 303
+    assert session.scalars(select(Complaint)).one().correction_field is None  # not for an usul
+
+
+def test_the_photo_label_names_the_formats_accepted(client):
+    from portal.services.uploads import HEIF_SUPPORTED
+
+    page = form_page(client)
+    assert ("JPEG, PNG, WebP atau HEIC" in page) is HEIF_SUPPORTED
+    assert ("image/heic" in page) is HEIF_SUPPORTED
