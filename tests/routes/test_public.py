@@ -447,3 +447,14 @@ def test_a_desil_nik_error_gets_a_summary(app, client, registry):
     from tests.routes.error_summary import summary_links
 
     assert [t for t, _ in summary_links(desil(app, client, "123").text)] == ["nik"]
+
+
+@pytest.mark.parametrize("url", ["/", "/aduan/baru"])
+def test_each_no_javascript_step_lands_at_the_field_it_opens(client, url):
+    page = client.get(url).text
+    steps = re.findall(r'formaction="([^"]+)" name="(lanjut|gambar_baru)" value="(\w+)"', page)
+    assert [(name, value) for _, name, value in steps] == [
+        ("lanjut", "provinsi"), ("lanjut", "kabupaten"), ("lanjut", "kecamatan"), ("gambar_baru", "1")]
+    fragments = [action.split("#")[1] for action, _, _ in steps]
+    assert fragments == ["kabupaten", "kecamatan", "desa", "captcha_jawaban"]
+    assert all(f'id="{fragment}"' in page for fragment in fragments)
