@@ -120,6 +120,8 @@ class Config:
     UPLOAD_PENDING_SECONDS = _env_int("UPLOAD_PENDING_SECONDS", 2 * 3600)
     UPLOAD_PENDING_MAX_BYTES = _env_int("UPLOAD_PENDING_MAX_BYTES", 512 * 1024 * 1024)
     SANGGAH_PER_30_DAYS = _env_int("SANGGAH_PER_30_DAYS", 3)
+    # How long the receipt page shows the tracking code again to the browser that filed (a reload).
+    FILED_CODE_SECONDS = _env_int("FILED_CODE_SECONDS", 3600)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
     # A CSRF token lives as long as the session cookie it is tied to: a resident who takes an
     # hour to fill a form must not lose it to a 400.

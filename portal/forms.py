@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 
 from portal.extensions import read_session
 from portal.models import ComplaintKind, CorrectionField, Region, StaffRole
-from portal.services.complaints import CORRECTION_LABELS
+from portal.services.complaints import CORRECTION_LABELS, normalise_code
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.outages import is_database_outage
@@ -383,6 +383,13 @@ class ComplaintForm(RegionForm, CaptchaForm):
 
 class TrackForm(PortalForm):
     kode = StringField(_l("Kode aduan"), validators=[InputRequired(_l("Ketik kode aduan.")), Length(max=40)])
+
+    def validate_kode(self, field: StringField) -> None:
+        code = normalise_code(field.data)
+        if code is None:
+            raise ValidationError(_l("Kode aduan berbentuk ADU-XXXX-XXXX: ADU lalu 8 huruf atau angka, "
+                                     "seperti pada tanda terima."))
+        field.data = code
 
 
 class ReopenForm(PortalForm):

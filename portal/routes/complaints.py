@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -87,8 +88,21 @@ def _show_problems(form: ComplaintForm, problems: list[PhotoProblem]) -> None:
 
 
 def _show_code(code: str, *, duplicate_open: bool = False):
-    session[_FILED] = {"code": code, "duplicate_open": duplicate_open}
+    # The code goes into the signed session cookie of the browser that filed, with the time: the
+    # receipt survives a reload for that browser only, no other client can be shown it, the code
+    # is in no URL (history, logs, a shared link), and showing it again writes nothing anywhere.
+    session[_FILED] = {"code": code, "duplicate_open": duplicate_open, "at": int(time.time())}
     return redirect(url_for(".filed"), code=303)
+
+
+def _filed_here() -> dict | None:
+    """The complaint this browser filed within `FILED_CODE_SECONDS`, or None."""
+    shown = session.get(_FILED)
+    if not isinstance(shown, dict) or not isinstance(shown.get("at"), int):
+        return None
+    if time.time() - shown["at"] > current_app.config["FILED_CODE_SECONDS"]:
+        return None
+    return shown
 
 
 @bp.route("/baru", methods=["GET", "POST"])
@@ -190,11 +204,14 @@ def _submit(form: ComplaintForm):
 @bp.get("/terkirim")
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def filed():
-    """The tracking code, shown once after filing; afterwards the page points to lacak."""
-    shown = session.pop(_FILED, None)
+    """The tracking code after filing, again on a reload by the same browser for a while;
+    afterwards (or for anyone else) the page points to lacak."""
+    shown = _filed_here()
     if shown is None:
         return redirect(url_for(".track"))
-    return no_store(make_response(render_template("complaints/filed.html", **shown)))
+    return no_store(make_response(render_template(
+        "complaints/filed.html", code=shown["code"], duplicate_open=shown["duplicate_open"],
+        minutes=current_app.config["FILED_CODE_SECONDS"] // 60)))
 
 
 def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_form: ReopenForm | None = None,
@@ -211,8 +228,13 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
 @limiter.limit(limit("TRACK_LIMIT"), methods=["POST"])
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def track():
+    if request.method == "GET":
+        # From the receipt's "Lacak aduan": the code this browser just filed is typed in already.
+        shown = _filed_here()
+        form = TrackForm(formdata=None, data={"kode": shown["code"] if shown and not shown["duplicate_open"] else ""})
+        return _track_page(form)
     form = TrackForm()
-    if request.method == "GET" or not form.validate():
+    if not form.validate():
         return _track_page(form)
     return _track_page(form, track_complaint(db.session, form.kode.data), looked_up=True)
 

@@ -63,13 +63,12 @@ def complaints(session) -> int:
     return session.scalar(select(func.count()).select_from(Complaint))
 
 
-def test_filing_shows_the_code_once_and_lacak_finds_it(app, client, session):
+def test_filing_shows_the_code_and_lacak_finds_it(app, client, session):
     response = submit(app, client, files=[("rumah.jpg", jpeg_bytes())])
     assert response.status_code == 303 and response.headers["Location"].endswith("/aduan/terkirim")
     receipt = client.get("/aduan/terkirim")
     code = re.search(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}", receipt.text).group(0)
     assert receipt.headers["Cache-Control"] == "no-store"
-    assert client.get("/aduan/terkirim").status_code == 302  # shown once
     tracked = client.post("/aduan/lacak", data={"kode": code.lower().replace("-", " ")})
     assert code in tracked.text and "Diterima" in tracked.text and "Cileunyi Kulon" in tracked.text
     for personal in ("Ani Lestari", "Budi Santoso", "3204054103850001", "081234567890"):
@@ -139,9 +138,43 @@ def test_a_wrong_captcha_keeps_the_form(app, client, session):
 
 
 def test_an_unknown_code_gets_a_neutral_answer(client):
-    for typed in ("ADU-0000-0000", "salah ketik"):
-        response = client.post("/aduan/lacak", data={"kode": typed})
-        assert response.status_code == 200 and "Kode tidak ditemukan" in response.text
+    response = client.post("/aduan/lacak", data={"kode": "ADU-0000-0000"})
+    assert response.status_code == 200 and "Kode tidak ditemukan" in response.text
+
+
+@pytest.mark.parametrize("typed", ["ADU-12", "salah ketik", "ADU-1234-5678-9"])
+def test_a_malformed_code_is_told_what_a_code_looks_like(client, typed):
+    response = client.post("/aduan/lacak", data={"kode": typed})
+    message = "Kode aduan berbentuk ADU-XXXX-XXXX: ADU lalu 8 huruf atau angka, seperti pada tanda terima."
+    assert summary_links(response.text) == [("kode", message)]
+    assert f'value="{typed}"' in response.text and "Kode tidak ditemukan" not in response.text
+
+
+def test_the_receipt_survives_a_reload_for_its_owner_only(app, client, session):
+    submit(app, client)
+    code = re.search(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}", client.get("/aduan/terkirim").text).group(0)
+    reload = client.get("/aduan/terkirim")
+    assert code in reload.text and reload.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in reload.headers  # showing it again writes nothing, not even the cookie
+    stranger = app.test_client()
+    assert stranger.get("/aduan/terkirim").status_code == 302
+    assert code not in stranger.get("/aduan/lacak").text
+    # The receipt's "Lacak aduan" link carries no code; the owner's lacak form has it typed in.
+    assert re.search(r'<a href="/aduan/lacak">', reload.text) and "kode=" not in reload.text
+    assert f'value="{code}"' in client.get("/aduan/lacak").text
+    app.config["FILED_CODE_SECONDS"] = 0
+    later = client.get("/aduan/terkirim")
+    assert later.status_code == 302 and later.headers["Location"].endswith("/aduan/lacak")
+
+
+def test_the_code_is_one_unbreakable_line_with_copy_and_print(app, client, session):
+    submit(app, client)
+    receipt = client.get("/aduan/terkirim").text
+    code = re.search(r'<p class="code" id="kode-aduan" translate="no">(ADU-[0-9A-Z-]{9})</p>', receipt).group(1)
+    assert f'data-code="{code}"' in receipt and 'data-copied="Kode disalin."' in receipt and 'id="cetak"' in receipt
+    css = (Path(app.static_folder) / "portal.css").read_text()
+    rule = re.search(r"\.code\{([^}]*)\}", css).group(1)
+    assert "white-space:nowrap" in rule and "monospace" in rule and "break-all" not in rule
 
 
 def test_prefilled_from_a_lookup_that_found_nothing(client):
