@@ -112,7 +112,11 @@ def new():
     """The form; a POST here is a step of the no-JavaScript cascade, a new captcha, or a prefill."""
     if request.method == "POST":
         form = ComplaintForm()
-        pending, token = _keep_chosen(form)
+        try:
+            pending, token = _keep_chosen(form)
+        except EvidenceNotStored as error:
+            current_app.logger.error("evidence not stored: %s", error)
+            return _form_page(form, form.check_regions(), 503, notice=EVIDENCE_NOT_STORED)
         if removed := request.form.get("hapus_foto"):
             pending.remove(token, removed[:20])
     else:

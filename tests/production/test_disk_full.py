@@ -56,3 +56,11 @@ def test_a_full_disk_keeps_the_form_acknowledges_nothing_and_leaves_no_file(app,
     assert token_of(response.text) == token_of(page)
     assert complaints(session) == 1
     assert len(evidence_files(full_folder)) == 1
+
+
+def test_a_full_disk_during_a_new_captcha_keeps_the_form(app, client, session, full_folder):
+    page = form_page(client)
+    data = {**VALID, "token": token_of(page), "gambar_baru": "1", "foto": [(io.BytesIO(noise_png()), "besar.png")]}
+    response = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert response.status_code == 503 and "Foto bukti tidak dapat disimpan" in response.text
+    assert "Budi Santoso" in response.text and evidence_files(full_folder) == []
