@@ -376,3 +376,21 @@ def test_the_photo_label_names_the_formats_accepted(client):
     page = form_page(client)
     assert ("JPEG, PNG, WebP atau HEIC" in page) is HEIF_SUPPORTED
     assert ("image/heic" in page) is HEIF_SUPPORTED
+
+
+def test_a_reopen_without_a_reason_gets_a_summary(app, client, session, vault):
+    import datetime as dt
+
+    from portal.models import ActorKind, ComplaintEvent, ComplaintStatus
+    from tests.conftest import make_complaint
+
+    code = make_complaint(session, vault)
+    complaint = session.scalars(select(Complaint)).one()
+    complaint.events.append(ComplaintEvent(actor=ActorKind.STAF, from_status=complaint.status,
+                                           to_status=ComplaintStatus.SELESAI, note="Sudah diverifikasi.",
+                                           created_at=dt.datetime.now(dt.UTC)))
+    complaint.status = ComplaintStatus.SELESAI
+    session.commit()
+    response = client.post("/aduan/lacak/buka-lagi", data={"kode": code, "komentar": "belum"})
+    assert summary_links(response.text) == [("komentar", "Alasan 10 sampai 1.000 huruf.")]
+    assert not has_summary(client.post("/aduan/lacak", data={"kode": code}).text)
