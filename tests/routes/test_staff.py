@@ -345,3 +345,17 @@ def test_a_failed_login_gets_a_summary_and_an_error_title(app, world, client):
     assert not has_summary(client.get("/staf/masuk").text)
     wrong = login(client, "desa.a", "salah-kata-sandi-sekali")
     assert summary_links(wrong.text) == [("password", "Nama pengguna atau kata sandi salah.")]
+
+
+def test_staff_forms_that_come_back_summarise_their_errors(app, world):
+    from tests.routes.error_summary import summary_links
+
+    client = as_user(app, "desa.a")
+    code = world["inside"]
+    empty_note = client.post(f"/staf/aduan/{code}/catatan", data={"note": ""})
+    assert summary_links(empty_note.text) == [("catatan-internal", "Tulis catatannya.")]
+    rejected = client.post(f"/staf/aduan/{code}/pindah", data={"to": "ditolak", "version": "1", "note": ""})
+    assert [target for target, _ in summary_links(rejected.text)] == ["catatan-status"]
+    outside = as_user(app, "kabupaten").post("/staf/akun", data={"username": "op.luar", "role": "desa",
+                                                                "region": DESA_C})
+    assert [target for target, _ in summary_links(outside.text)] == ["username"]
