@@ -42,8 +42,8 @@ SERVICE_DISRUPTED = _l("Layanan sedang gangguan sehingga aduan Anda belum terkir
                        "ada di bawah: ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
 
 EVIDENCE_NOT_STORED = _l("Foto bukti tidak dapat disimpan karena gangguan penyimpanan di server, sehingga "
-                         "aduan Anda belum terkirim. Isian Anda masih ada di bawah: pilih lagi fotonya, ketik "
-                         "angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+                         "aduan Anda belum terkirim. Isian Anda masih ada di bawah: periksa foto yang sudah "
+                         "dipilih, ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
 
 REGIONS_UNAVAILABLE = _l("Layanan sedang gangguan sehingga daftar wilayah tidak dapat dimuat. Coba lagi "
                          "sebentar lagi.")
