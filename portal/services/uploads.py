@@ -418,7 +418,13 @@ def _fsync_directory(folder: Path) -> None:
 PENDING_DIRNAME = "pending"
 DEFAULT_PENDING_SECONDS = 2 * 3600
 DEFAULT_PENDING_MAX_BYTES = 512 * 1024 * 1024
+#: How often a process may sweep the pending folder when a photo is kept (see `_kept_bytes`).
+SWEEP_EVERY_SECONDS = 60
 _PENDING_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,64}")
+# What a sweep found per pending folder, plus what this process kept since: (swept at, bytes).
+_totals: dict[Path, tuple[float, int]] = {}
+_TOTALS_LOCK = threading.Lock()
+_INDEX_BYTES = 512  # about what a form's index file takes
 _PENDING_KEY = re.compile(r"[0-9a-f]{16}")
 _INDEX = "index.json"
 _MAX_FILENAME = 60
@@ -503,13 +509,31 @@ class PendingUploads:
         entries = self._read_index(place)
         if len(entries) >= self.max_files or len(data) > self.max_bytes:
             return None
-        if self.sweep(now=now) + len(data) > self.max_total_bytes:
+        cost = _disk_cost(len(data)) + _disk_cost(_INDEX_BYTES)
+        if self._kept_bytes(now) + cost > self.max_total_bytes:
             return None
         key = secrets.token_hex(8)
         entry = {"key": key, "filename": _short_filename(filename), "size": len(data)}
         self._write(place, key + ".raw", data)
         self._write_index(place, [*entries, entry])
+        with _TOTALS_LOCK:
+            _totals[self.folder] = (_totals[self.folder][0], _totals[self.folder][1] + cost)
         return self._photo(place, entry)
+
+    def _kept_bytes(self, now: float | None) -> int:
+        # A sweep reads every form's folder, too much for every photo: one runs at most every
+        # SWEEP_EVERY_SECONDS per process, and in between the total is that sweep's plus what this
+        # process kept since (other processes' photos show at the next sweep; the rate limits
+        # bound what they add meanwhile).
+        now = time.time() if now is None else now
+        with _TOTALS_LOCK:
+            swept_at, kept = _totals.get(self.folder, (float("-inf"), 0))
+        if now - swept_at < SWEEP_EVERY_SECONDS:
+            return kept
+        kept = self.sweep(now=now)
+        with _TOTALS_LOCK:
+            _totals[self.folder] = (now, kept)
+        return kept
 
     def replace_with_clean(self, token: str, key: str, image: CleanImage) -> None:
         """Keep the decoded copy of a pending photo instead of what was sent: it is never decoded again."""
@@ -556,7 +580,8 @@ class PendingUploads:
             if self._expired(Path(place.path), now):
                 _remove_folder(Path(place.path))
                 continue
-            kept += sum(f.stat().st_size for f in os.scandir(place.path) if f.is_file(follow_symlinks=False))
+            files = [f for f in os.scandir(place.path) if f.is_file(follow_symlinks=False)]
+            kept += sum(_disk_cost(f.stat().st_size) for f in files)
         return kept
 
     def _place(self, token: str | None) -> Path | None:
@@ -618,6 +643,11 @@ class PendingUploads:
         except OSError as error:
             (place / name).unlink(missing_ok=True)  # no half photo is ever attached
             raise _not_stored(error) from error
+
+
+def _disk_cost(size: int) -> int:
+    # A file takes at least a block: many tiny files must not slip under the total.
+    return max(size, 4096)
 
 
 def _short_filename(filename: str | None) -> str:

@@ -632,10 +632,17 @@ def test_pending_photos_are_kept_per_form_bounded_and_private(tmp_path):
 
 def test_the_server_keeps_no_more_pending_bytes_than_its_total(tmp_path):
     photo = _jpeg()
-    pending = pending_in(tmp_path, max_total_bytes=len(photo) * 2 + 500)  # two, with their index files
+    # Room for two photos with their index files, each taking a disk block at least.
+    pending = pending_in(tmp_path, max_total_bytes=2 * 2 * 4096 + 100)
     forms = [pending.new_token() for _ in range(3)]
     kept = [pending.keep(token, "a.jpg", photo) for token in forms]
     assert [photo is not None for photo in kept] == [True, True, False]
+
+
+def test_many_tiny_files_count_as_the_disk_blocks_they_take(tmp_path):
+    pending = pending_in(tmp_path, max_total_bytes=10 * 4096)
+    kept = [pending.keep(pending.new_token(), "a.jpg", b"\xff\xd8\xff") for _ in range(10)]
+    assert sum(photo is not None for photo in kept) == 5  # each: a block for the photo, one for its index
 
 
 def test_pending_photos_expire_and_are_swept(tmp_path):
