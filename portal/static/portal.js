@@ -234,6 +234,14 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
         await navigator.clipboard.writeText(copy.dataset.code);
         say($('salin-status'), portalMessage(copy, 'copied'));
       } catch (err) {
+        // No clipboard (an http page, an old browser): select the code so a long press copies it.
+        const code = $('kode-aduan');
+        if (code && window.getSelection) {
+          const range = document.createRange();
+          range.selectNodeContents(code);
+          window.getSelection().removeAllRanges();
+          window.getSelection().addRange(range);
+        }
         say($('salin-status'), portalMessage(copy, 'failed'));
       }
     });
