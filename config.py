@@ -118,7 +118,13 @@ class Config:
     UPLOAD_MAX_PIXELS_PER_REQUEST = _env_int("UPLOAD_MAX_PIXELS_PER_REQUEST", 60_000_000)
     # One photo is decoded at a time per worker; the next waits this long, then gets a 503.
     UPLOAD_DECODE_WAIT_SECONDS = float(os.environ.get("UPLOAD_DECODE_WAIT_SECONDS") or 10)
+    # Photos chosen on a complaint form that came back (an error, a new captcha) are kept this
+    # long for that form, up to this total for the whole server (pending uploads).
+    UPLOAD_PENDING_SECONDS = _env_int("UPLOAD_PENDING_SECONDS", 2 * 3600)
+    UPLOAD_PENDING_MAX_BYTES = _env_int("UPLOAD_PENDING_MAX_BYTES", 512 * 1024 * 1024)
     SANGGAH_PER_30_DAYS = _env_int("SANGGAH_PER_30_DAYS", 3)
+    # How long the receipt page shows the tracking code again to the browser that filed (a reload).
+    FILED_CODE_SECONDS = _env_int("FILED_CODE_SECONDS", 3600)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)
     # A CSRF token lives as long as the session cookie it is tied to: a resident who takes an
     # hour to fill a form must not lose it to a 400.

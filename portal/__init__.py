@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, ProductionConfig, check_config
 from portal.extensions import babel, close_read_session, csrf, db, limiter, login_manager, migrate
+from portal.forms import error_summary
 from portal.i18n import select_language
 from portal.routes.page_cache import RenderedPages
 from portal.secrets import load_development_secrets, private_folder
@@ -76,6 +77,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["error_summary"] = error_summary
     limiter.init_app(app)
     login_manager.init_app(app)
 

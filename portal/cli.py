@@ -29,6 +29,7 @@ from portal.services.registry_import import (
     import_registry,
     registry_is_empty,
 )
+from portal.services.uploads import PendingUploads
 
 regions_cli = AppGroup("regions", help="Wilayah resmi Kemendagri.")
 registry_cli = AppGroup("registry", help="Data registri DTSEN.")
@@ -327,11 +328,24 @@ def complaints_schedule() -> None:
         raise click.ClickException(_("REDIS_URL tidak diatur atau Redis tidak menjawab: pakai timer "
                                      "`flask complaints sweep`."))
     click.echo(_("Sapuan dijadwalkan: %(job)s", job=job_id))
+uploads_cli = AppGroup("uploads", help="Foto bukti dan foto sementara dari formulir aduan.")
+
+
+@uploads_cli.command("sweep")
+def uploads_sweep() -> None:
+    """Hapus foto sementara yang kedaluwarsa (jalankan tiap jam lewat cron atau timer systemd)."""
+    from portal.routes.common import upload_dir
+
+    pending = PendingUploads(upload_dir(), max_files=0, max_bytes=0,
+                             keep_seconds=current_app.config["UPLOAD_PENDING_SECONDS"])
+    kept = pending.sweep()
+    click.echo(_("Foto sementara yang kedaluwarsa sudah dihapus; yang masih disimpan: %(bytes)s byte.", bytes=kept))
 
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(complaints_cli)
+    app.cli.add_command(uploads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(regions_cli)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
@@ -25,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 
 from portal.extensions import read_session, regions
 from portal.models import ComplaintKind, CorrectionField, MessageChannel, NewComplaintNotice, StaffRole
-from portal.services.complaints import CORRECTION_LABELS
+from portal.services.complaints import CORRECTION_LABELS, normalise_code
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.outages import is_database_outage
@@ -38,6 +40,7 @@ from portal.services.staff_notifications import (
     ContactRefused,
     normalise_contact,
 )
+from portal.services.uploads import HEIF_SUPPORTED
 
 _REGION_LABELS = {
     "provinsi": _l("Provinsi"),
@@ -89,6 +92,32 @@ class PortalForm(FlaskForm):
     """Base of every form: text never carries NUL characters (PostgreSQL refuses them); WTForms'
     own messages follow the page's language."""
 
+    #: The order of the fields on the page, for the error summary, where it differs from the
+    #: order of declaration; fields not named here follow, and the captcha always comes last.
+    summary_order: tuple[str, ...] = ()
+    #: The element a summary link points to for a field that cannot take focus itself.
+    summary_targets: Mapping[str, str] = {}
+
+    def error_items(self, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+        """(element id, message) for each error of this form in page order; `extra` adds
+        messages by field name that were found outside the form (the region chain)."""
+        extra = extra or {}
+        names = [*self.summary_order, *(name for name in self._fields if name not in self.summary_order)]
+        names.sort(key=lambda name: name == "captcha_jawaban")  # stable: only moves the captcha last
+        items: list[tuple[str, str]] = []
+        for name in names:
+            field = self._fields.get(name)
+            if field is None:
+                continue
+            messages = [*field.errors, *([extra[name]] if name in extra else [])]
+            target = self.summary_targets.get(name)
+            if target is None:
+                if field.type in ("HiddenField", "CSRFTokenField"):
+                    continue  # nothing a person could correct there
+                target = f"{field.id}-0" if field.type == "RadioField" else field.id
+            items.extend((target, str(message)) for message in messages if (target, str(message)) not in items)
+        return items
+
     class Meta:
         def get_translations(self, form):  # noqa: ANN001 - WTForms' signature
             return _TRANSLATIONS
@@ -96,6 +125,14 @@ class PortalForm(FlaskForm):
         def bind_field(self, form, unbound_field, options):  # noqa: ANN001 - WTForms' signature
             options["filters"] = (_strip_nul, *options.get("filters", ()))
             return unbound_field.bind(form=form, **options)
+
+
+def error_summary(*forms: PortalForm | None, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Every error of the forms on one page, for the summary at its top (a template global)."""
+    items: list[tuple[str, str]] = []
+    for index, form in enumerate(f for f in forms if f is not None):
+        items.extend(form.error_items(extra if index == 0 else None))
+    return items
 
 
 def _region_select(field_name: str) -> SelectField:
@@ -243,6 +280,9 @@ class ComplaintForm(RegionForm, CaptchaForm):
     """Usul, sanggah or perbaikan data, with up to three photos."""
 
     max_photos = MAX_PHOTOS  # for the page's own check before sending
+    summary_order = ("jenis", *REGION_FIELDS, "subjek_nama", "subjek_nik", "subjek_rt", "subjek_rw",
+                     "perbaikan_bagian", "perbaikan_nilai", "uraian", "foto", "lintang", "bujur")
+    summary_targets = {"lintang": "lokasi-tombol", "bujur": "lokasi-tombol"}
 
     jenis = RadioField(
         _l("Jenis aduan"),
@@ -285,7 +325,11 @@ class ComplaintForm(RegionForm, CaptchaForm):
         validators=[InputRequired(_l("Uraian wajib diisi.")),
                     Length(min=20, max=2000, message=_l("Uraian 20 sampai 2.000 huruf."))],
     )
-    foto = MultipleFileField(_l("Foto bukti (paling banyak 3: JPEG, PNG atau WebP)"))
+    # The label names the formats the server decodes (HEIC only with pillow-heif installed).
+    foto = MultipleFileField(_l("Foto bukti (paling banyak 3: JPEG, PNG, WebP atau HEIC)") if HEIF_SUPPORTED
+                             else _l("Foto bukti (paling banyak 3: JPEG, PNG atau WebP)"))
+    #: The form's pending-upload token: the photos chosen in earlier rounds (see services.uploads).
+    unggahan = HiddenField()
     lintang = HiddenField()
     bujur = HiddenField()
     persetujuan = BooleanField(
@@ -320,11 +364,9 @@ class ComplaintForm(RegionForm, CaptchaForm):
         if self.jenis.data == ComplaintKind.PERBAIKAN.value and not field.data:
             raise ValidationError(_l("Pilih data yang salah."))
 
-    def validate_foto(self, field: MultipleFileField) -> None:
-        files = [f for f in field.data or [] if isinstance(f, FileStorage) and f.filename]
-        if len(files) > MAX_PHOTOS:
-            raise ValidationError(_l("Paling banyak %(n)d foto.", n=MAX_PHOTOS))
-        field.data = files
+    def chosen_photos(self) -> list[FileStorage]:
+        """The files chosen in this round (their number is checked with those kept before)."""
+        return [f for f in self.foto.data or [] if isinstance(f, FileStorage) and f.filename]
 
     def validate_lintang(self, field: HiddenField) -> None:
         self._coordinate(field, -11.5, 6.5)
@@ -348,6 +390,13 @@ class ComplaintForm(RegionForm, CaptchaForm):
 
 class TrackForm(PortalForm):
     kode = StringField(_l("Kode aduan"), validators=[InputRequired(_l("Ketik kode aduan.")), Length(max=40)])
+
+    def validate_kode(self, field: StringField) -> None:
+        code = normalise_code(field.data)
+        if code is None:
+            raise ValidationError(_l("Kode aduan berbentuk ADU-XXXX-XXXX: ADU lalu 8 huruf atau angka, "
+                                     "seperti pada tanda terima."))
+        field.data = code
 
 
 class ReopenForm(PortalForm):
@@ -375,12 +424,12 @@ class TwoFactorForm(PortalForm):
 class MoveForm(PortalForm):
     to = HiddenField(validators=[InputRequired()])
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])
-    note = TextAreaField(_l("Catatan"), validators=[Length(max=2000)])
+    note = TextAreaField(_l("Catatan"), validators=[Length(max=2000)], id="catatan-status")
 
 
 class NoteForm(PortalForm):
     note = TextAreaField(_l("Catatan internal"), validators=[InputRequired(_l("Tulis catatannya.")),
-                                                             Length(max=2000)])
+                                                             Length(max=2000)], id="catatan-internal")
 
 
 class MusdesForm(PortalForm):
@@ -388,7 +437,7 @@ class MusdesForm(PortalForm):
     decision = SelectField(_l("Keputusan"), choices=[
         SelectChoice(decision.value, _l(label)) for decision, label in DECISION_LABELS.items()
     ])
-    note = TextAreaField(_l("Ringkasan"), validators=[Length(max=2000)])
+    note = TextAreaField(_l("Ringkasan"), validators=[Length(max=2000)], id="ringkasan-musdes")
     minutes = FileField(_l("Foto berita acara (tidak wajib)"))
 
 

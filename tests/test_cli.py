@@ -58,3 +58,28 @@ def test_demo_seed_goes_through_the_importer(app, runner, session):
 def test_demo_seed_refuses_an_unknown_desa(app, runner):
     result = runner.invoke(args=["demo", "seed", "--desa", "99.99.99.9999"])
     assert result.exit_code != 0 and "tidak dikenal" in result.output
+
+
+def test_uploads_sweep_forgets_the_pending_photos_of_forms_left_for_too_long(app, runner, tmp_path):
+    import io
+    import os
+    import time
+    from pathlib import Path
+
+    from PIL import Image
+
+    from portal.services.uploads import PendingUploads
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    photo = io.BytesIO()
+    Image.new("RGB", (20, 20), "red").save(photo, "JPEG")
+    pending = PendingUploads(Path(app.config["UPLOAD_FOLDER"]), max_files=3, max_bytes=10**6)
+    left, fresh = pending.new_token(), pending.new_token()
+    pending.keep(left, "a.jpg", photo.getvalue())
+    (left_folder,) = (tmp_path / "uploads" / "pending").iterdir()
+    pending.keep(fresh, "b.jpg", photo.getvalue())
+    long_ago = time.time() - app.config["UPLOAD_PENDING_SECONDS"] - 60
+    os.utime(left_folder, (long_ago, long_ago))
+    result = runner.invoke(args=["uploads", "sweep"])
+    assert result.exit_code == 0 and "yang masih disimpan" in result.output
+    assert not left_folder.exists() and [p.filename for p in pending.photos(fresh)] == ["b.jpg"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -10,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db, limiter
-from portal.forms import ComplaintForm, ReopenForm, TrackForm
+from portal.forms import MAX_PHOTOS, ComplaintForm, ReopenForm, TrackForm
 from portal.models import ComplaintKind, CorrectionField
 from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
@@ -26,22 +27,23 @@ from portal.services.complaints import (
 )
 from portal.services.outages import is_database_outage
 from portal.services.uploads import (
-    DEFAULT_MAX_PIXELS,
-    CleanImage,
+    HEIF_SUPPORTED,
     EvidenceNotStored,
-    UploadRejected,
+    PendingUploads,
+    PhotoProblem,
     UploadsBusy,
-    clean_image,
+    clean_photos,
+    keep_chosen_photos,
 )
 
 bp = Blueprint("complaints", __name__, url_prefix="/aduan")
 
-SERVICE_DISRUPTED = _l("Layanan sedang gangguan sehingga aduan Anda belum terkirim. Isian Anda masih ada di "
-                       "bawah: pilih lagi fotonya, ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+SERVICE_DISRUPTED = _l("Layanan sedang gangguan sehingga aduan Anda belum terkirim. Isian dan foto Anda masih "
+                       "ada di bawah: ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
 
 EVIDENCE_NOT_STORED = _l("Foto bukti tidak dapat disimpan karena gangguan penyimpanan di server, sehingga "
-                         "aduan Anda belum terkirim. Isian Anda masih ada di bawah: pilih lagi fotonya, ketik "
-                         "angka pada gambar yang baru dan kirim lagi sebentar lagi.")
+                         "aduan Anda belum terkirim. Isian Anda masih ada di bawah: periksa foto yang sudah "
+                         "dipilih, ketik angka pada gambar yang baru dan kirim lagi sebentar lagi.")
 
 REGIONS_UNAVAILABLE = _l("Layanan sedang gangguan sehingga daftar wilayah tidak dapat dimuat. Coba lagi "
                          "sebentar lagi.")
@@ -50,19 +52,57 @@ _FILED = "filed_complaint"
 
 
 def _form_page(form: ComplaintForm, region_errors: dict[str, str], status: int = 200, notice: str | None = None):
-    """The complaint form with a fresh captcha; what was typed stays (files cannot)."""
+    """The complaint form with a fresh captcha; what was typed stays, and so do the chosen photos."""
     new_captcha(form, ChallengePurpose.COMPLAINT)
     form.token.data = form.token.data or secrets.token_urlsafe(24)
+    pending, token = _pending(form)
     if not form.fill_region_choices():
         status, notice = 503, notice or REGIONS_UNAVAILABLE
-    return no_store(make_response(
-        render_template("complaints/new.html", form=form, region_errors=region_errors, notice=notice), status
-    ))
+    page = render_template("complaints/new.html", form=form, region_errors=region_errors, notice=notice,
+                           pending_photos=pending.photos(token), heif=HEIF_SUPPORTED)
+    return no_store(make_response(page, status))
+
+
+def _pending(form: ComplaintForm) -> tuple[PendingUploads, str]:
+    """The server's pending uploads and this form's token in them (a new one for a new form)."""
+    config = current_app.config
+    pending = PendingUploads(upload_dir(), max_files=MAX_PHOTOS, max_bytes=config["UPLOAD_MAX_BYTES"],
+                             max_total_bytes=config["UPLOAD_PENDING_MAX_BYTES"],
+                             keep_seconds=config["UPLOAD_PENDING_SECONDS"])
+    if not pending.is_token(form.unggahan.data):
+        form.unggahan.data = pending.new_token()
+    return pending, form.unggahan.data
+
+
+def _keep_chosen(form: ComplaintForm) -> tuple[PendingUploads, str]:
+    """Keep this round's photos with the form's earlier ones; a refused file's reason goes next to
+    the field. Nothing is decoded here."""
+    pending, token = _pending(form)
+    problems = keep_chosen_photos(pending, token, [(f.filename, f.stream) for f in form.chosen_photos()])
+    _show_problems(form, problems)
+    return pending, token
+
+
+def _show_problems(form: ComplaintForm, problems: list[PhotoProblem]) -> None:
+    form.foto.errors = [*form.foto.errors, *(f"{p.filename}: {_(p.message, **p.params)}" for p in problems)]
 
 
 def _show_code(code: str, *, duplicate_open: bool = False):
-    session[_FILED] = {"code": code, "duplicate_open": duplicate_open}
+    # The code goes into the signed session cookie of the browser that filed, with the time: the
+    # receipt survives a reload for that browser only, no other client can be shown it, the code
+    # is in no URL (history, logs, a shared link), and showing it again writes nothing anywhere.
+    session[_FILED] = {"code": code, "duplicate_open": duplicate_open, "at": int(time.time())}
     return redirect(url_for(".filed"), code=303)
+
+
+def _filed_here() -> dict | None:
+    """The complaint this browser filed within `FILED_CODE_SECONDS`, or None."""
+    shown = session.get(_FILED)
+    if not isinstance(shown, dict) or not isinstance(shown.get("at"), int):
+        return None
+    if time.time() - shown["at"] > current_app.config["FILED_CODE_SECONDS"]:
+        return None
+    return shown
 
 
 @bp.route("/baru", methods=["GET", "POST"])
@@ -72,28 +112,17 @@ def new():
     """The form; a POST here is a step of the no-JavaScript cascade, a new captcha, or a prefill."""
     if request.method == "POST":
         form = ComplaintForm()
+        try:
+            pending, token = _keep_chosen(form)
+        except EvidenceNotStored as error:
+            current_app.logger.error("evidence not stored: %s", error)
+            return _form_page(form, form.check_regions(), 503, notice=EVIDENCE_NOT_STORED)
+        if removed := request.form.get("hapus_foto"):
+            pending.remove(token, removed[:20])
     else:
         jenis = request.args.get("jenis", "")
         form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None})
     return _form_page(form, form.check_regions())
-
-
-def _clean_photos(form: ComplaintForm) -> list[CleanImage] | None:
-    """The form's photos, decoded and re-encoded within one request's pixel budget; None when
-    one is refused (its message goes next to the field). Raises UploadsBusy."""
-    images: list[CleanImage] = []
-    budget = current_app.config["UPLOAD_MAX_PIXELS_PER_REQUEST"]
-    for upload in form.foto.data or []:
-        try:
-            image = clean_image(upload.stream, max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
-                                max_pixels=min(DEFAULT_MAX_PIXELS, budget),
-                                wait_seconds=current_app.config["UPLOAD_DECODE_WAIT_SECONDS"])
-        except UploadRejected as rejected:
-            form.foto.errors = [*form.foto.errors, f"{upload.filename[:60]}: {_(rejected.message, **rejected.params)}"]
-            continue
-        budget -= image.source_pixels
-        images.append(image)
-    return None if form.foto.errors else images
 
 
 def _draft(form: ComplaintForm) -> ComplaintDraft:
@@ -142,16 +171,26 @@ def _submit(form: ComplaintForm):
     region_errors = form.check_regions()
     # A refresh, double tap or retry of a form that was already filed: the same code, no new captcha.
     if form.token.data and (code := find_filed(db.session, form.token.data[:64])):
+        _pending(form)[0].discard(form.unggahan.data)  # filed: what it kept is no longer needed
         return _show_code(code)
     fields_ok = form.validate()
     if "desa" not in form.regions and not region_errors:
         region_errors["desa"] = _("Pilih desa/kelurahan tempat orang tersebut terdaftar.")
-    if not fields_ok or region_errors:
-        return _form_page(form, region_errors)
-    # The captcha is spent before any photo is decoded: decoding is the expensive part.
+    pending, token = _keep_chosen(form)
+    # Every error in one round: the captcha is judged (and spent) even when a field needs
+    # correcting, since the page comes back with a new one anyway. Photos are decoded only after
+    # a solved captcha, as decoding is the expensive part: with a wrong answer they stay pending as
+    # they came (checked by their first bytes only) and are decoded, with their messages, on the
+    # round whose answer is right.
     solved = captcha_solved(form, ChallengePurpose.COMPLAINT)
-    images = _clean_photos(form) if solved else None
-    if images is None:
+    images = []
+    if solved:
+        config = current_app.config
+        images, problems = clean_photos(pending, token, max_bytes=config["UPLOAD_MAX_BYTES"],
+                                        pixel_budget=config["UPLOAD_MAX_PIXELS_PER_REQUEST"],
+                                        wait_seconds=config["UPLOAD_DECODE_WAIT_SECONDS"])
+        _show_problems(form, problems)
+    if not (fields_ok and solved) or region_errors or form.foto.errors:
         return _form_page(form, region_errors)
     try:
         result = file_complaint(
@@ -162,17 +201,21 @@ def _submit(form: ComplaintForm):
     except ComplaintError as refused:
         form.jenis.errors = [_(refused.message)]
         return _form_page(form, region_errors)
+    pending.discard(token)
     return _show_code(result.code, duplicate_open=result.duplicate_open)
 
 
 @bp.get("/terkirim")
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def filed():
-    """The tracking code, shown once after filing; afterwards the page points to lacak."""
-    shown = session.pop(_FILED, None)
+    """The tracking code after filing, again on a reload by the same browser for a while;
+    afterwards (or for anyone else) the page points to lacak."""
+    shown = _filed_here()
     if shown is None:
         return redirect(url_for(".track"))
-    return no_store(make_response(render_template("complaints/filed.html", **shown)))
+    return no_store(make_response(render_template(
+        "complaints/filed.html", code=shown["code"], duplicate_open=shown["duplicate_open"],
+        minutes=current_app.config["FILED_CODE_SECONDS"] // 60)))
 
 
 def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_form: ReopenForm | None = None,
@@ -189,8 +232,13 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
 @limiter.limit(limit("TRACK_LIMIT"), methods=["POST"])
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def track():
+    if request.method == "GET":
+        # From the receipt's "Lacak aduan": the code this browser just filed is typed in already.
+        shown = _filed_here()
+        form = TrackForm(formdata=None, data={"kode": shown["code"] if shown and not shown["duplicate_open"] else ""})
+        return _track_page(form)
     form = TrackForm()
-    if request.method == "GET" or not form.validate():
+    if not form.validate():
         return _track_page(form)
     return _track_page(form, track_complaint(db.session, form.kode.data), looked_up=True)
 

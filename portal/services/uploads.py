@@ -16,16 +16,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import json
 import logging
 import math
 import os
 import re
 import secrets
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -99,6 +101,8 @@ _MESSAGES: dict[str, str] = {
     "corrupt": N_("Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru."),
 }
 
+_TOO_LARGE = N_("Berkas terlalu besar. Ukuran maksimal %(size)s.")
+
 # Serialises our use of warnings.catch_warnings(), which swaps the process-wide filter list and
 # puts the saved one back on exit: two gunicorn threads doing that at once could leave the wrong
 # list in force for the rest of the process. Only header parsing and EXIF reading run under it.
@@ -163,8 +167,7 @@ def clean_image(
     if not data:
         raise UploadRejected("empty")
     if len(data) > max_bytes:
-        raise UploadRejected("too_large", N_("Berkas terlalu besar. Ukuran maksimal %(size)s."),
-                             size=_format_size(max_bytes))
+        raise UploadRejected("too_large", _TOO_LARGE, size=_format_size(max_bytes))
 
     if not _decode_slots.acquire(timeout=wait_seconds):
         raise UploadsBusy
@@ -396,3 +399,332 @@ def _fsync_directory(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- photos chosen on a form that came back ----------------------------------------------------
+#
+# A complaint form can come back several times before it is filed (a field to correct, a wrong
+# captcha answer, a new captcha image, a no-JavaScript step), and a browser never re-sends a file
+# input. So the photos of such a round are kept on the server as *pending* uploads, under a random
+# token that only that form carries, and attached again on the next round. They are private like
+# evidence (mode 0600 under the upload folder, never served; the form shows only the file name),
+# bounded (a form's few photos, a total for the whole server) and forgotten after a while.
+#
+# A photo is decoded only in a round whose captcha was solved (see `clean_photos`): a round with
+# a wrong captcha stores what was sent as it came, after a look at its first bytes, and decodes
+# nothing. The cost of such a round is a bounded write, not the memory and time of decoding.
+
+#: What the pending folder holds: one folder per form token (named by a hash of the token).
+PENDING_DIRNAME = "pending"
+DEFAULT_PENDING_SECONDS = 2 * 3600
+DEFAULT_PENDING_MAX_BYTES = 512 * 1024 * 1024
+#: How often a process may sweep the pending folder when a photo is kept (see `_kept_bytes`).
+SWEEP_EVERY_SECONDS = 60
+_PENDING_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,64}")
+# What a sweep found per pending folder, plus what this process kept since: (swept at, bytes).
+_totals: dict[Path, tuple[float, int]] = {}
+_TOTALS_LOCK = threading.Lock()
+_INDEX_BYTES = 512  # about what a form's index file takes
+_PENDING_KEY = re.compile(r"[0-9a-f]{16}")
+_INDEX = "index.json"
+_MAX_FILENAME = 60
+
+# The first bytes of each picture format we take; HEIF is an ISO box file whose brand names it.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
+_OTHER_PICTURES = (b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def sniff_photo(head: bytes) -> RejectionReason | None:
+    """Why the file starting with `head` (its first 16 bytes or more) cannot be a photo we take,
+    from those bytes alone; None when it may be one. Nothing is decoded: that waits for a solved
+    captcha, and the decoder has the last word."""
+    if not head:
+        return "empty"
+    if head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return None
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return None if HEIF_SUPPORTED else "format"
+    return "format" if head.startswith(_OTHER_PICTURES) else "not_image"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPhoto:
+    """A photo kept for a form: `key` names it within the form, `filename` is how the resident's
+    phone called it (shown back to that form only, shortened)."""
+
+    key: str
+    filename: str
+    size: int
+    image: CleanImage | None = None  # set once decoded in a round whose captcha was solved
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoProblem:
+    """A photo that cannot be used, with the reason (a message to translate, and its params)."""
+
+    filename: str
+    message: str
+    params: dict[str, object]
+
+
+class PendingUploads:
+    """The pending photos of every form under `folder`, each form's under its token."""
+
+    def __init__(self, folder: Path, *, max_files: int, max_bytes: int,
+                 max_total_bytes: int = DEFAULT_PENDING_MAX_BYTES, keep_seconds: float = DEFAULT_PENDING_SECONDS):
+        self.folder = folder / PENDING_DIRNAME
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self.max_total_bytes = max_total_bytes
+        self.keep_seconds = keep_seconds
+
+    @staticmethod
+    def new_token() -> str:
+        """A token for a form that has none yet: 192 random bits, unguessable."""
+        return secrets.token_urlsafe(24)
+
+    @staticmethod
+    def is_token(token: str | None) -> bool:
+        return bool(token) and _PENDING_TOKEN.fullmatch(token) is not None
+
+    def photos(self, token: str | None, *, now: float | None = None) -> list[PendingPhoto]:
+        """The photos kept for `token`, oldest first; none when the token is unknown or they expired."""
+        place = self._place(token)
+        if place is None:
+            return []
+        entries = self._read_index(place)
+        if entries and self._expired(place, now):
+            self.discard(token)
+            return []
+        return [self._photo(place, entry) for entry in entries]
+
+    def keep(self, token: str, filename: str, data: bytes, *, now: float | None = None) -> PendingPhoto | None:
+        """Keep one photo for `token` as it came (after `sniff_photo`); None when the form already
+        has its photos or the server's pending total is reached. Raises EvidenceNotStored."""
+        place = self._place(token)
+        if place is None:
+            raise ValueError("not a pending-upload token")
+        entries = self._read_index(place)
+        if len(entries) >= self.max_files or len(data) > self.max_bytes:
+            return None
+        cost = _disk_cost(len(data)) + _disk_cost(_INDEX_BYTES)
+        if self._kept_bytes(now) + cost > self.max_total_bytes:
+            return None
+        key = secrets.token_hex(8)
+        entry = {"key": key, "filename": _short_filename(filename), "size": len(data)}
+        self._write(place, key + ".raw", data)
+        self._write_index(place, [*entries, entry])
+        with _TOTALS_LOCK:
+            _totals[self.folder] = (_totals[self.folder][0], _totals[self.folder][1] + cost)
+        return self._photo(place, entry)
+
+    def _kept_bytes(self, now: float | None) -> int:
+        # A sweep reads every form's folder, too much for every photo: one runs at most every
+        # SWEEP_EVERY_SECONDS per process, and in between the total is that sweep's plus what this
+        # process kept since (other processes' photos show at the next sweep; the rate limits
+        # bound what they add meanwhile).
+        now = time.time() if now is None else now
+        with _TOTALS_LOCK:
+            swept_at, kept = _totals.get(self.folder, (float("-inf"), 0))
+        if now - swept_at < SWEEP_EVERY_SECONDS:
+            return kept
+        kept = self.sweep(now=now)
+        with _TOTALS_LOCK:
+            _totals[self.folder] = (now, kept)
+        return kept
+
+    def replace_with_clean(self, token: str, key: str, image: CleanImage) -> None:
+        """Keep the decoded copy of a pending photo instead of what was sent: it is never decoded again."""
+        place = self._place(token)
+        if place is None:
+            return
+        entries = self._read_index(place)
+        for entry in entries:
+            if entry["key"] == key:
+                self._write(place, key + image.extension, image.data)
+                entry["image"] = {"content_type": image.content_type, "extension": image.extension,
+                                  "width": image.width, "height": image.height, "sha256": image.sha256,
+                                  "source_pixels": image.source_pixels}
+                self._write_index(place, entries)
+                (place / (key + ".raw")).unlink(missing_ok=True)
+
+    def remove(self, token: str | None, key: str) -> None:
+        """Forget one photo of the form (the resident's "hapus")."""
+        place = self._place(token)
+        if place is None or not _PENDING_KEY.fullmatch(key or ""):
+            return
+        entries = self._read_index(place)
+        self._write_index(place, [entry for entry in entries if entry["key"] != key])
+        for suffix in (".raw", ".jpg", ".png"):
+            (place / (key + suffix)).unlink(missing_ok=True)
+
+    def discard(self, token: str | None) -> None:
+        """Forget every photo of the form (it was filed, or they expired)."""
+        place = self._place(token)
+        if place is not None:
+            _remove_folder(place)
+
+    def sweep(self, *, now: float | None = None) -> int:
+        """Remove every form's photos older than `keep_seconds`; returns the bytes still kept."""
+        now = time.time() if now is None else now
+        kept = 0
+        try:
+            places = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return 0
+        for place in places:
+            if not place.is_dir(follow_symlinks=False):
+                continue
+            if self._expired(Path(place.path), now):
+                _remove_folder(Path(place.path))
+                continue
+            files = [f for f in os.scandir(place.path) if f.is_file(follow_symlinks=False)]
+            kept += sum(_disk_cost(f.stat().st_size) for f in files)
+        return kept
+
+    def _place(self, token: str | None) -> Path | None:
+        if not self.is_token(token):
+            return None
+        # The folder is named by a hash: the token itself, which opens the photos, is on no disk.
+        return self.folder / hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def _expired(self, place: Path, now: float | None) -> bool:
+        now = time.time() if now is None else now
+        try:
+            return place.stat().st_mtime + self.keep_seconds < now
+        except FileNotFoundError:
+            return True
+
+    def _photo(self, place: Path, entry: dict) -> PendingPhoto:
+        image = None
+        if (meta := entry.get("image")) is not None:
+            image = CleanImage(data=b"", **meta)
+        return PendingPhoto(key=entry["key"], filename=entry["filename"], size=entry["size"], image=image)
+
+    def read(self, token: str, photo: PendingPhoto) -> PendingPhoto:
+        """`photo` with its bytes: the clean copy's in `image.data`, or what was sent as `data`."""
+        place = self._place(token)
+        assert place is not None
+        if photo.image is not None:
+            data = (place / (photo.key + photo.image.extension)).read_bytes()
+            return replace(photo, image=replace(photo.image, data=data))
+        return photo
+
+    def raw_stream(self, token: str, photo: PendingPhoto) -> BinaryIO:
+        place = self._place(token)
+        assert place is not None
+        return (place / (photo.key + ".raw")).open("rb")
+
+    @staticmethod
+    def _read_index(place: Path) -> list[dict]:
+        try:
+            entries = json.loads((place / _INDEX).read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return []
+        return [e for e in entries if isinstance(e, dict) and _PENDING_KEY.fullmatch(str(e.get("key", "")))]
+
+    def _write_index(self, place: Path, entries: list[dict]) -> None:
+        temporary = f"{_INDEX}.{secrets.token_hex(4)}"
+        self._write(place, temporary, json.dumps(entries).encode())
+        os.replace(place / temporary, place / _INDEX)  # also marks the form's photos as fresh
+
+    @staticmethod
+    def _write(place: Path, name: str, data: bytes) -> None:
+        try:
+            place.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(place / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as error:
+            raise _not_stored(error) from error
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except OSError as error:
+            (place / name).unlink(missing_ok=True)  # no half photo is ever attached
+            raise _not_stored(error) from error
+
+
+def _disk_cost(size: int) -> int:
+    # A file takes at least a block: many tiny files must not slip under the total.
+    return max(size, 4096)
+
+
+def _short_filename(filename: str | None) -> str:
+    # Only shown back to the same form; kept short and without path or control characters.
+    name = os.path.basename((filename or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:_MAX_FILENAME] or "foto"
+
+
+def _remove_folder(place: Path) -> None:
+    try:
+        entries = list(os.scandir(place))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+    try:
+        place.rmdir()
+    except OSError as exc:
+        logger.warning("could not remove pending uploads: %s", exc.strerror)
+
+
+def clean_photos(
+    pending: PendingUploads, token: str, *, max_bytes: int, pixel_budget: int, wait_seconds: float,
+) -> tuple[list[CleanImage], list[PhotoProblem]]:
+    """Decode every photo kept for `token` within one complaint's pixel budget; call only once
+    the round's captcha is solved. A photo that cannot be used is forgotten (its problem is
+    returned, to show next to the field); one that can is kept from now on as its clean copy.
+    Raises UploadsBusy when no decoding slot frees up (nothing is forgotten then)."""
+    images: list[CleanImage] = []
+    problems: list[PhotoProblem] = []
+    budget = pixel_budget
+    for photo in pending.photos(token):
+        if photo.image is not None:
+            image = pending.read(token, photo).image
+        else:
+            try:
+                with pending.raw_stream(token, photo) as stream:
+                    image = clean_image(stream, max_bytes=max_bytes, max_pixels=min(DEFAULT_MAX_PIXELS, budget),
+                                        wait_seconds=wait_seconds)
+            except UploadRejected as rejected:
+                problems.append(PhotoProblem(photo.filename, rejected.message, rejected.params))
+                pending.remove(token, photo.key)
+                continue
+            except FileNotFoundError:
+                continue  # removed meanwhile by the same form in another tab
+            pending.replace_with_clean(token, photo.key, image)
+        assert image is not None
+        budget -= image.source_pixels
+        images.append(image)
+    return images, problems
+
+
+def keep_chosen_photos(
+    pending: PendingUploads, token: str, chosen: Iterable[tuple[str, BinaryIO]],
+) -> list[PhotoProblem]:
+    """Keep the photos chosen in this round for `token`, next to those kept before, up to the
+    form's number; returns the problem of each file that was not kept. A file is judged here by
+    its size and first bytes only: nothing is decoded before a captcha is solved."""
+    problems: list[PhotoProblem] = []
+    count = len(pending.photos(token))
+    for filename, stream in chosen:
+        name = _short_filename(filename)
+        if count >= pending.max_files:
+            problems.append(PhotoProblem(name, N_("Paling banyak %(n)d foto."), {"n": pending.max_files}))
+            continue
+        data = _read_at_most(stream, pending.max_bytes + 1)
+        if len(data) > pending.max_bytes:
+            problems.append(PhotoProblem(name, _TOO_LARGE, {"size": _format_size(pending.max_bytes)}))
+            continue
+        if (reason := sniff_photo(data[:16])) is not None:
+            problems.append(PhotoProblem(name, _MESSAGES[reason], {}))
+            continue
+        if pending.keep(token, filename, data) is None:
+            problems.append(PhotoProblem(name, N_("Foto ini belum dapat disimpan karena server sedang penuh. "
+                                                  "Coba kirim lagi sebentar lagi."), {}))
+            continue
+        count += 1
+    return problems

@@ -5,6 +5,24 @@
 const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) || '')
   .replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 
+/* Error summary: focused on load (for browsers that ignore autofocus on it); a link moves focus
+   to its field and shows the field's label above it, as the fragment alone would hide the label. */
+(() => {
+  'use strict';
+  const summary = document.getElementById('ringkasan-kesalahan');
+  if (!summary) return;
+  if (document.activeElement !== summary) summary.focus();
+  summary.addEventListener('click', (e) => {
+    const link = e.target.closest('a[href^="#"]');
+    const target = link && document.getElementById(link.getAttribute('href').slice(1));
+    if (!target) return;
+    e.preventDefault();
+    const label = document.querySelector('label[for="' + target.id + '"]') || target;
+    label.scrollIntoView();
+    target.focus({ preventScroll: true });
+  });
+})();
+
 (() => {
   'use strict';
   const doc = document;
@@ -166,6 +184,18 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
     setTimeout(() => { delete f.dataset.sent; }, 15000);
   }));
 
+  // Fields that belong to one jenis of complaint follow the choice (CSS :has() does the same
+  // where it exists; this is for browsers without it).
+  const kinds = document.querySelectorAll('input[name=jenis]');
+  document.querySelectorAll('[data-jenis]').forEach((block) => {
+    const sync = () => {
+      const chosen = document.querySelector('input[name=jenis]:checked');
+      block.hidden = !chosen || chosen.value !== block.dataset.jenis;
+    };
+    kinds.forEach((k) => k.addEventListener('change', sync));
+    sync();
+  });
+
   // Photos too large would be refused with the whole request (413) and the typed form lost:
   // say so before sending.
   const photos = $('foto');
@@ -204,6 +234,14 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
         await navigator.clipboard.writeText(copy.dataset.code);
         say($('salin-status'), portalMessage(copy, 'copied'));
       } catch (err) {
+        // No clipboard (an http page, an old browser): select the code so a long press copies it.
+        const code = $('kode-aduan');
+        if (code && window.getSelection) {
+          const range = document.createRange();
+          range.selectNodeContents(code);
+          window.getSelection().removeAllRanges();
+          window.getSelection().addRange(range);
+        }
         say($('salin-status'), portalMessage(copy, 'failed'));
       }
     });

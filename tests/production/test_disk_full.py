@@ -20,6 +20,11 @@ def full_folder(app, small_tmpfs):
     return small_tmpfs
 
 
+def evidence_files(folder) -> list[str]:
+    """The files of filed complaints (the pending photos of forms live in a folder of their own)."""
+    return [entry.name for entry in folder.iterdir() if entry.is_file()]
+
+
 def noise_png() -> bytes:
     """A photo that cannot shrink: some 400 KB however it is re-encoded, more than the folder holds."""
     buffer = io.BytesIO()
@@ -40,12 +45,22 @@ def test_a_full_disk_keeps_the_form_acknowledges_nothing_and_leaves_no_file(app,
     assert not re.search(r"ADU-[0-9A-Z]{4}", response.text)
     assert client.get("/aduan/terkirim").status_code == 302  # no code waiting to be shown
     assert complaints(session) == 0
-    assert list(full_folder.iterdir()) == []
+    assert evidence_files(full_folder) == []
     assert "evidence not stored: ENOSPC" in caplog.text
+    # The photo that was written whole stays chosen for this form (a pending upload, not evidence).
+    assert "kecil.jpg" in response.text and "besar.png" not in response.text.split("Foto yang sudah dipilih")[-1]
 
-    # With a photo that fits, the same form (same token, fresh captcha) files once.
-    retry = submit(app, client, response.text, files=[("kecil.jpg", jpeg_bytes())])
+    # The same form (same token, fresh captcha) files once, with the photo it kept.
+    retry = submit(app, client, response.text)
     assert retry.status_code == 303
     assert token_of(response.text) == token_of(page)
     assert complaints(session) == 1
-    assert len(list(full_folder.iterdir())) == 1
+    assert len(evidence_files(full_folder)) == 1
+
+
+def test_a_full_disk_during_a_new_captcha_keeps_the_form(app, client, session, full_folder):
+    page = form_page(client)
+    data = {**VALID, "token": token_of(page), "gambar_baru": "1", "foto": [(io.BytesIO(noise_png()), "besar.png")]}
+    response = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert response.status_code == 503 and "Foto bukti tidak dapat disimpan" in response.text
+    assert "Budi Santoso" in response.text and evidence_files(full_folder) == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -12,6 +15,7 @@ from sqlalchemy import func, select
 from portal.models import Complaint
 from portal.services.uploads import clean_image
 from tests.conftest import DESA_A
+from tests.routes.error_summary import has_summary, summary_links
 from tests.routes.test_public import CHAIN, captcha_of, solve
 
 VALID = {
@@ -42,9 +46,13 @@ def token_of(page: str) -> str:
     return re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
 
 
+def pending_token_of(page: str) -> str:
+    return re.search(r'name="unggahan" type="hidden" value="([^"]+)"', page).group(1)
+
+
 def submit(app, client, page: str | None = None, files=(), **changes):
     page = page or form_page(client)
-    data = {**VALID, **solve(app, page), "token": token_of(page), **changes}
+    data = {**VALID, **solve(app, page), "token": token_of(page), "unggahan": pending_token_of(page), **changes}
     data = {k: v for k, v in data.items() if v is not None}
     if files:
         data["foto"] = [(io.BytesIO(content), name) for name, content in files]
@@ -55,13 +63,12 @@ def complaints(session) -> int:
     return session.scalar(select(func.count()).select_from(Complaint))
 
 
-def test_filing_shows_the_code_once_and_lacak_finds_it(app, client, session):
+def test_filing_shows_the_code_and_lacak_finds_it(app, client, session):
     response = submit(app, client, files=[("rumah.jpg", jpeg_bytes())])
     assert response.status_code == 303 and response.headers["Location"].endswith("/aduan/terkirim")
     receipt = client.get("/aduan/terkirim")
     code = re.search(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}", receipt.text).group(0)
     assert receipt.headers["Cache-Control"] == "no-store"
-    assert client.get("/aduan/terkirim").status_code == 302  # shown once
     tracked = client.post("/aduan/lacak", data={"kode": code.lower().replace("-", " ")})
     assert code in tracked.text and "Diterima" in tracked.text and "Cileunyi Kulon" in tracked.text
     for personal in ("Ani Lestari", "Budi Santoso", "3204054103850001", "081234567890"):
@@ -131,9 +138,43 @@ def test_a_wrong_captcha_keeps_the_form(app, client, session):
 
 
 def test_an_unknown_code_gets_a_neutral_answer(client):
-    for typed in ("ADU-0000-0000", "salah ketik"):
-        response = client.post("/aduan/lacak", data={"kode": typed})
-        assert response.status_code == 200 and "Kode tidak ditemukan" in response.text
+    response = client.post("/aduan/lacak", data={"kode": "ADU-0000-0000"})
+    assert response.status_code == 200 and "Kode tidak ditemukan" in response.text
+
+
+@pytest.mark.parametrize("typed", ["ADU-12", "salah ketik", "ADU-1234-5678-9"])
+def test_a_malformed_code_is_told_what_a_code_looks_like(client, typed):
+    response = client.post("/aduan/lacak", data={"kode": typed})
+    message = "Kode aduan berbentuk ADU-XXXX-XXXX: ADU lalu 8 huruf atau angka, seperti pada tanda terima."
+    assert summary_links(response.text) == [("kode", message)]
+    assert f'value="{typed}"' in response.text and "Kode tidak ditemukan" not in response.text
+
+
+def test_the_receipt_survives_a_reload_for_its_owner_only(app, client, session):
+    submit(app, client)
+    code = re.search(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}", client.get("/aduan/terkirim").text).group(0)
+    reload = client.get("/aduan/terkirim")
+    assert code in reload.text and reload.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in reload.headers  # showing it again writes nothing, not even the cookie
+    stranger = app.test_client()
+    assert stranger.get("/aduan/terkirim").status_code == 302
+    assert code not in stranger.get("/aduan/lacak").text
+    # The receipt's "Lacak aduan" link carries no code; the owner's lacak form has it typed in.
+    assert re.search(r'<a href="/aduan/lacak">', reload.text) and "kode=" not in reload.text
+    assert f'value="{code}"' in client.get("/aduan/lacak").text
+    app.config["FILED_CODE_SECONDS"] = 0
+    later = client.get("/aduan/terkirim")
+    assert later.status_code == 302 and later.headers["Location"].endswith("/aduan/lacak")
+
+
+def test_the_code_is_one_unbreakable_line_with_copy_and_print(app, client, session):
+    submit(app, client)
+    receipt = client.get("/aduan/terkirim").text
+    code = re.search(r'<p class="code" id="kode-aduan" translate="no">(ADU-[0-9A-Z-]{9})</p>', receipt).group(1)
+    assert f'data-code="{code}"' in receipt and 'data-copied="Kode disalin."' in receipt and 'id="cetak"' in receipt
+    css = (Path(app.static_folder) / "portal.css").read_text()
+    rule = re.search(r"\.code\{([^}]*)\}", css).group(1)
+    assert "white-space:nowrap" in rule and "monospace" in rule and "break-all" not in rule
 
 
 def test_prefilled_from_a_lookup_that_found_nothing(client):
@@ -172,7 +213,7 @@ def png_bytes(width: int, height: int) -> bytes:
 
 def test_a_wrong_captcha_never_gets_its_photos_decoded(app, client, session, monkeypatch):
     """8 such posts with three 6000x6000 PNGs each once took the workers from 0.5 to 4.1 GB."""
-    from portal.routes import complaints as route
+    from portal.services import uploads
 
     decoded: list[int] = []
 
@@ -180,12 +221,16 @@ def test_a_wrong_captcha_never_gets_its_photos_decoded(app, client, session, mon
         decoded.append(1)
         return clean_image(stream, **options)
 
-    monkeypatch.setattr(route, "clean_image", counting_clean_image)
+    monkeypatch.setattr(uploads, "clean_image", counting_clean_image)
     huge = png_bytes(6000, 6000)
     assert len(huge) < 200_000
     response = submit(app, client, captcha_jawaban="0", files=[(f"bom{n}.png", huge) for n in range(3)])
     assert "Angka tidak sesuai" in response.text and 'value="Budi Santoso"' in response.text
     assert decoded == [] and complaints(session) == 0
+    # Kept as they came, they are decoded (and refused) only in the round whose answer is right.
+    assert "bom0.png" in response.text
+    again = submit(app, client, response.text, unggahan=pending_token_of(response.text))
+    assert decoded and "bom1.png: Resolusi gambar ini terlalu besar" in again.text and complaints(session) == 0
 
 
 def test_the_photos_of_one_complaint_share_a_pixel_budget(app, client, session):
@@ -211,3 +256,141 @@ def test_when_every_decoding_slot_stays_busy_the_form_comes_back_with_503(app, c
     assert response.status_code == 503
     assert "Layanan sedang gangguan" in response.text and 'value="Budi Santoso"' in response.text
     assert complaints(session) == 0
+
+
+def test_an_empty_complaint_gets_a_summary_linking_to_each_field_in_page_order(app, client, session):
+    page = form_page(client)
+    assert not has_summary(page) and "<title>Aduan baru" in page
+    response = submit(app, client, page, jenis=None, subjek_nama="", uraian="", pelapor_nik="12345",
+                      persetujuan=None)
+    targets = [target for target, _ in summary_links(response.text)]
+    assert targets == ["jenis-0", "subjek_nama", "uraian", "pelapor_nik", "persetujuan"]
+    assert ("pelapor_nik", "NIK harus 16 digit angka (sekarang 5 digit).") in summary_links(response.text)
+    assert response.text.count("NIK harus 16 digit angka (sekarang 5 digit).") == 2  # summary and field
+
+
+def test_the_summary_and_title_prefix_are_in_english_too(app, client, session):
+    page = client.get("/aduan/baru", headers={"Accept-Language": "en"}).text
+    data = {**VALID, **solve(app, page), "token": token_of(page), "uraian": ""}
+    response = client.post("/aduan/kirim", data=data, headers={"Accept-Language": "en"})
+    assert "<title>Error: " in response.text and "There is a problem" in response.text
+    assert summary_links(response.text)[0][0] == "uraian"
+
+
+def corrupt_jpeg() -> bytes:
+    return jpeg_bytes()[:200]  # a JPEG by its first bytes, cut off: only decoding finds it broken
+
+
+def pending_folder(app) -> Path:
+    return Path(app.config["UPLOAD_FOLDER"] or Path(app.instance_path) / "uploads") / "pending"
+
+
+def test_every_error_comes_in_one_round_a_bad_photo_with_a_bad_nik(app, client, session):
+    response = submit(app, client, pelapor_nik="12345", files=[("rusak.jpg", corrupt_jpeg())])
+    links = summary_links(response.text)
+    assert ("pelapor_nik", "NIK harus 16 digit angka (sekarang 5 digit).") in links
+    assert ("foto", "rusak.jpg: Foto ini rusak atau tidak lengkap. Coba kirim ulang atau ambil foto baru.") in links
+    assert complaints(session) == 0
+
+
+def test_with_a_wrong_captcha_a_file_that_is_no_photo_is_still_named_in_the_same_round(app, client, session):
+    response = submit(app, client, captcha_jawaban="0", pelapor_nik="12345",
+                      files=[("surat.jpg", b"<html>bukan foto</html>")])
+    targets = [target for target, _ in summary_links(response.text)]
+    assert targets == ["foto", "pelapor_nik", "captcha_jawaban"]
+    assert "surat.jpg: Berkas ini bukan foto" in response.text and "Foto yang sudah dipilih" not in response.text
+
+
+def test_a_chosen_photo_survives_an_error_round_and_a_new_captcha_and_is_filed(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("rumah.jpg", jpeg_bytes())])
+    assert "Foto yang sudah dipilih" in first.text and "rumah.jpg" in first.text
+    token = pending_token_of(first.text)
+    data = {**VALID, "token": token_of(first.text), "unggahan": token, "gambar_baru": "1",
+            "captcha_id": captcha_of(first.text)}
+    renewed = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert "rumah.jpg" in renewed.text and pending_token_of(renewed.text) == token
+    assert captcha_of(renewed.text) != captcha_of(first.text)
+    filed = submit(app, client, renewed.text, unggahan=token)
+    assert filed.status_code == 303
+    complaint = session.scalars(select(Complaint)).one()
+    assert len(complaint.evidence) == 1
+    assert not any(pending_folder(app).iterdir())  # forgotten once filed
+
+
+def test_a_kept_photo_can_be_removed_and_the_form_takes_three_in_all(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("a.jpg", jpeg_bytes()), ("b.jpg", jpeg_bytes())])
+    assert 'data-max-files="1"' in first.text
+    more = submit(app, client, first.text, pelapor_nik="12345", unggahan=pending_token_of(first.text),
+                  files=[("c.jpg", jpeg_bytes()), ("d.jpg", jpeg_bytes())])
+    assert "d.jpg: Paling banyak 3 foto." in more.text and "c.jpg" in more.text
+    key = re.search(r'name="hapus_foto" value="([0-9a-f]+)"\s+aria-label="Hapus foto a.jpg"', more.text).group(1)
+    data = {**VALID, "token": token_of(more.text), "unggahan": pending_token_of(more.text), "hapus_foto": key,
+            "captcha_id": captcha_of(more.text)}
+    removed = client.post("/aduan/baru", data=data, content_type="multipart/form-data")
+    assert "a.jpg" not in removed.text and "b.jpg" in removed.text and "c.jpg" in removed.text
+    assert submit(app, client, removed.text, unggahan=pending_token_of(removed.text)).status_code == 303
+    assert len(session.scalars(select(Complaint)).one().evidence) == 2
+
+
+def test_a_pending_photo_expires_and_is_never_reachable_by_url(app, client, session):
+    first = submit(app, client, pelapor_nik="12345", files=[("rumah.jpg", jpeg_bytes())])
+    token = pending_token_of(first.text)
+    (folder,) = pending_folder(app).iterdir()
+    assert token not in str(folder)  # the token that opens the photos is on no disk
+    assert Path(app.static_folder).resolve() not in folder.resolve().parents
+    for url in re.findall(r'(?:href|src|action|formaction)="([^"]+)"', first.text):
+        assert token not in url and folder.name not in url
+    for url in (f"/aduan/unggahan/{token}", f"/static/../instance/uploads/pending/{folder.name}",
+                f"/aduan/foto/{token}"):
+        assert client.get(url).status_code == 404
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(folder, (three_hours_ago, three_hours_ago))
+    again = submit(app, client, first.text, unggahan=token)
+    assert again.status_code == 303 and not folder.exists()
+    assert session.scalars(select(Complaint)).one().evidence == []
+
+
+def perbaikan_block(page: str) -> str:
+    return re.search(r'<div class="perbaikan" data-jenis="perbaikan"[^>]*>', page).group(0)
+
+
+@pytest.mark.parametrize(("jenis", "shown"), [(None, False), ("usul", False), ("sanggah", False), ("perbaikan", True)])
+def test_the_perbaikan_fields_are_shown_only_for_perbaikan(client, jenis, shown):
+    page = form_page(client, **({"jenis": jenis} if jenis else {}))
+    assert ("hidden" not in perbaikan_block(page)) is shown
+    assert 'id="perbaikan_bagian"' in page  # in the page, for CSS :has() and portal.js to show on a choice
+
+
+def test_a_perbaikan_without_its_field_comes_back_with_the_fields_shown(app, client, session):
+    response = submit(app, client, jenis="perbaikan")
+    assert "hidden" not in perbaikan_block(response.text)
+    assert ("perbaikan_bagian", "Pilih data yang salah.") in summary_links(response.text)
+    filed = submit(app, client, jenis="usul", perbaikan_bagian="nama", perbaikan_nilai="Budi S.")
+    assert filed.status_code == 303
+    assert session.scalars(select(Complaint)).one().correction_field is None  # not for an usul
+
+
+def test_the_photo_label_names_the_formats_accepted(client):
+    from portal.services.uploads import HEIF_SUPPORTED
+
+    page = form_page(client)
+    assert ("JPEG, PNG, WebP atau HEIC" in page) is HEIF_SUPPORTED
+    assert ("image/heic" in page) is HEIF_SUPPORTED
+
+
+def test_a_reopen_without_a_reason_gets_a_summary(app, client, session, vault):
+    import datetime as dt
+
+    from portal.models import ActorKind, ComplaintEvent, ComplaintStatus
+    from tests.conftest import make_complaint
+
+    code = make_complaint(session, vault)
+    complaint = session.scalars(select(Complaint)).one()
+    complaint.events.append(ComplaintEvent(actor=ActorKind.STAF, from_status=complaint.status,
+                                           to_status=ComplaintStatus.SELESAI, note="Sudah diverifikasi.",
+                                           created_at=dt.datetime.now(dt.UTC)))
+    complaint.status = ComplaintStatus.SELESAI
+    session.commit()
+    response = client.post("/aduan/lacak/buka-lagi", data={"kode": code, "komentar": "belum"})
+    assert summary_links(response.text) == [("komentar", "Alasan 10 sampai 1.000 huruf.")]
+    assert not has_summary(client.post("/aduan/lacak", data={"kode": code}).text)

@@ -428,3 +428,33 @@ def test_the_blank_forms_csrf_token_is_the_visitors_own(app, registry):
     # Another visitor's token is refused.
     stolen = {**form, **solve(app, bob.get("/").text), "csrf_token": csrf.search(alice_page).group(1)}
     assert bob.post("/cek", data=stolen).status_code == 400
+
+
+def test_a_lookup_with_errors_gets_a_summary_linking_to_the_fields(app, client):
+    from tests.routes.error_summary import summary_links
+
+    page = client.get("/").text
+    response = client.post("/cek", data={**CHAIN, "desa": "", "nama": "", "captcha_id": captcha_of(page),
+                                         "captcha_jawaban": ""})
+    targets = [target for target, _ in summary_links(response.text)]
+    assert targets == ["desa", "nama", "captcha_jawaban"]
+    wrong = lookup(app, client, "Siti Aminah", captcha_jawaban="0")
+    assert summary_links(wrong.text) == [("captcha_jawaban", "Angka tidak sesuai atau gambar sudah kedaluwarsa. "
+                                                             "Ketik angka pada gambar yang baru.")]
+
+
+def test_a_desil_nik_error_gets_a_summary(app, client, registry):
+    from tests.routes.error_summary import summary_links
+
+    assert [t for t, _ in summary_links(desil(app, client, "123").text)] == ["nik"]
+
+
+@pytest.mark.parametrize("url", ["/", "/aduan/baru"])
+def test_each_no_javascript_step_lands_at_the_field_it_opens(client, url):
+    page = client.get(url).text
+    steps = re.findall(r'formaction="([^"]+)" name="(lanjut|gambar_baru)" value="(\w+)"', page)
+    assert [(name, value) for _, name, value in steps] == [
+        ("lanjut", "provinsi"), ("lanjut", "kabupaten"), ("lanjut", "kecamatan"), ("gambar_baru", "1")]
+    fragments = [action.split("#")[1] for action, _, _ in steps]
+    assert fragments == ["kabupaten", "kecamatan", "desa", "captcha_jawaban"]
+    assert all(f'id="{fragment}"' in page for fragment in fragments)

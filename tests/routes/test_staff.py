@@ -337,3 +337,25 @@ def test_musdes_outcome_with_minutes_photo_is_recorded_and_served_in_scope(app, 
     assert as_user(app, "desa.a").get(link.replace(code, world["outside"])).status_code == 404
     tracked = app.test_client().post("/aduan/lacak", data={"kode": code}).text
     assert "Musyawarah desa 2026-11-20: disetujui" in tracked
+
+
+def test_a_failed_login_gets_a_summary_and_an_error_title(app, world, client):
+    from tests.routes.error_summary import has_summary, summary_links
+
+    assert not has_summary(client.get("/staf/masuk").text)
+    wrong = login(client, "desa.a", "salah-kata-sandi-sekali")
+    assert summary_links(wrong.text) == [("password", "Nama pengguna atau kata sandi salah.")]
+
+
+def test_staff_forms_that_come_back_summarise_their_errors(app, world):
+    from tests.routes.error_summary import summary_links
+
+    client = as_user(app, "desa.a")
+    code = world["inside"]
+    empty_note = client.post(f"/staf/aduan/{code}/catatan", data={"note": ""})
+    assert summary_links(empty_note.text) == [("catatan-internal", "Tulis catatannya.")]
+    rejected = client.post(f"/staf/aduan/{code}/pindah", data={"to": "ditolak", "version": "1", "note": ""})
+    assert [target for target, _ in summary_links(rejected.text)] == ["catatan-status"]
+    outside = as_user(app, "kabupaten").post("/staf/akun", data={"username": "op.luar", "role": "desa",
+                                                                "region": DESA_C})
+    assert [target for target, _ in summary_links(outside.text)] == ["username"]

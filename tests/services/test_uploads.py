@@ -587,3 +587,86 @@ def test_an_animation_keeps_only_its_first_frame(fmt: str):
     assert picture.format == "JPEG"
     assert getattr(picture, "n_frames", 1) == 1
     assert close_to(picture.getpixel((40, 30)), RED)
+
+
+# -- pending uploads --------------------------------------------------------------------------
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), RED).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", None),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", None),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", None if uploads.HEIF_SUPPORTED else "format"),
+        (b"GIF89a\x01\x00\x01\x00", "format"),
+        (b"<svg xmlns=", "not_image"),
+        (b"", "empty"),
+    ],
+)
+def test_a_chosen_file_is_judged_by_its_first_bytes_without_decoding(head, reason):
+    assert uploads.sniff_photo(head) == reason
+
+
+def pending_in(tmp_path: Path, **options) -> uploads.PendingUploads:
+    return uploads.PendingUploads(tmp_path, **{"max_files": 3, "max_bytes": 100_000, **options})
+
+
+def test_pending_photos_are_kept_per_form_bounded_and_private(tmp_path):
+    pending = pending_in(tmp_path)
+    mine, theirs = pending.new_token(), pending.new_token()
+    problems = uploads.keep_chosen_photos(pending, mine, [(f"../{n}.jpg", io.BytesIO(_jpeg())) for n in range(4)])
+    assert [p.message % p.params for p in problems] == ["Paling banyak 3 foto."]
+    assert [p.filename for p in pending.photos(mine)] == ["0.jpg", "1.jpg", "2.jpg"]
+    assert pending.photos(theirs) == [] and pending.photos("../../etc") == []
+    (folder,) = (tmp_path / "pending").iterdir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in folder.iterdir())
+
+
+def test_the_server_keeps_no_more_pending_bytes_than_its_total(tmp_path):
+    photo = _jpeg()
+    # Room for two photos with their index files, each taking a disk block at least.
+    pending = pending_in(tmp_path, max_total_bytes=2 * 2 * 4096 + 100)
+    forms = [pending.new_token() for _ in range(3)]
+    kept = [pending.keep(token, "a.jpg", photo) for token in forms]
+    assert [photo is not None for photo in kept] == [True, True, False]
+
+
+def test_many_tiny_files_count_as_the_disk_blocks_they_take(tmp_path):
+    pending = pending_in(tmp_path, max_total_bytes=10 * 4096)
+    kept = [pending.keep(pending.new_token(), "a.jpg", b"\xff\xd8\xff") for _ in range(10)]
+    assert sum(photo is not None for photo in kept) == 5  # each: a block for the photo, one for its index
+
+
+def test_pending_photos_expire_and_are_swept(tmp_path):
+    pending = pending_in(tmp_path, keep_seconds=7200)
+    old, fresh = pending.new_token(), pending.new_token()
+    pending.keep(old, "a.jpg", _jpeg())
+    (old_folder,) = (tmp_path / "pending").iterdir()
+    pending.keep(fresh, "b.jpg", _jpeg())
+    now = os.stat(tmp_path / "pending").st_mtime
+    two_hours_ago = now - 7201
+    os.utime(old_folder, (two_hours_ago, two_hours_ago))
+    kept_bytes = pending.sweep(now=now)
+    assert not old_folder.exists() and pending.photos(old) == []
+    assert [p.filename for p in pending.photos(fresh)] == ["b.jpg"] and kept_bytes > 0
+
+
+def test_cleaning_decodes_once_and_forgets_the_refused(tmp_path, monkeypatch):
+    pending = pending_in(tmp_path)
+    token = pending.new_token()
+    chosen = [("ok.jpg", io.BytesIO(_jpeg())), ("cut.jpg", io.BytesIO(_jpeg()[:120]))]
+    uploads.keep_chosen_photos(pending, token, chosen)
+    images, problems = uploads.clean_photos(pending, token, max_bytes=100_000, pixel_budget=10**7, wait_seconds=1)
+    assert len(images) == 1 and [p.filename for p in problems] == ["cut.jpg"]
+    assert [p.filename for p in pending.photos(token)] == ["ok.jpg"]
+    monkeypatch.setattr(uploads, "clean_image", lambda *a, **k: pytest.fail("decoded twice"))
+    again, _ = uploads.clean_photos(pending, token, max_bytes=100_000, pixel_budget=10**7, wait_seconds=1)
+    assert again[0].data == images[0].data
