@@ -136,6 +136,8 @@ class Config:
     OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 200)  # messages one run (job or command) delivers at most
     # A channel that is not configured delivers into the outbox only (status sent, channel dev).
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", True)
+    # The portal's public address, for the links in messages (lacak, stop); keep it short for SMS.
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
     SMTP_HOST = os.environ.get("SMTP_HOST") or None
     SMTP_PORT = _env_int("SMTP_PORT", 587)
     SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)

@@ -77,7 +77,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, health, language, public, staff, statistics
+    from portal.routes import complaints, errors, health, language, public, staff, statistics, unit_of_work
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
@@ -86,6 +86,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(statistics.bp)
     app.register_blueprint(language.bp)
     errors.register(app)
+    unit_of_work.install(app)
 
     from portal import cli
 

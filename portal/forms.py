@@ -24,7 +24,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.extensions import read_session
-from portal.models import ComplaintKind, CorrectionField, Region, StaffRole
+from portal.models import ComplaintKind, ContactChannel, CorrectionField, Region, StaffRole
+from portal.services.complaint_changes import ContactInvalid, normalise_contact
 from portal.services.complaints import CORRECTION_LABELS
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
@@ -286,6 +287,19 @@ class ComplaintForm(RegionForm, CaptchaForm):
            "tentang Pelindungan Data Pribadi."),
         validators=[DataRequired(_l("Persetujuan diperlukan agar aduan dapat diproses."))],
     )
+    # "Kabari saya": news of the complaint by SMS, WhatsApp or e-mail, only with explicit consent.
+    kabar_saluran = RadioField(
+        _l("Kabari saya lewat"),
+        choices=[SelectChoice("", _l("Tidak usah")), SelectChoice(ContactChannel.SMS.value, _l("SMS")),
+                 SelectChoice(ContactChannel.WHATSAPP.value, _l("WhatsApp")),
+                 SelectChoice(ContactChannel.EMAIL.value, _l("E-mail"))],
+        default="", validate_choice=False,  # checked below, with a message in Bahasa Indonesia
+    )
+    kabar_alamat = StringField(_l("Nomor HP atau alamat e-mail untuk kabar"), validators=[Length(max=254)])
+    kabar_setuju = BooleanField(
+        _l("Saya setuju menerima kabar tentang aduan ini di nomor atau alamat tersebut. Saya dapat berhenti "
+           "kapan saja lewat tautan di setiap pesan.")
+    )
     token = HiddenField()
 
     def validate_pelapor_nama(self, field: StringField) -> None:
@@ -306,6 +320,26 @@ class ComplaintForm(RegionForm, CaptchaForm):
         if not phone or not phone.startswith("+62"):
             raise ValidationError(_l("Nomor HP tidak dikenali. Contoh: 0812 3456 7890."))
         field.data = phone
+
+    def validate_kabar_saluran(self, field: RadioField) -> None:
+        if field.data not in set(ContactChannel):
+            field.data = ""
+        if not field.data and (self.kabar_alamat.data or "").strip():
+            raise ValidationError(_l("Pilih SMS, WhatsApp atau e-mail untuk kabar, atau kosongkan nomor/alamatnya."))
+
+    def validate_kabar_alamat(self, field: StringField) -> None:
+        if self.kabar_saluran.data not in set(ContactChannel):
+            return
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Tulis nomor HP atau alamat e-mail untuk kabar."))
+        try:
+            field.data = normalise_contact(ContactChannel(self.kabar_saluran.data), field.data)
+        except ContactInvalid as refused:
+            raise ValidationError(_l(refused.message)) from None
+
+    def validate_kabar_setuju(self, field: BooleanField) -> None:
+        if self.kabar_saluran.data in set(ContactChannel) and not field.data:
+            raise ValidationError(_l("Centang persetujuan agar kami boleh mengirim kabar, atau pilih Tidak usah."))
 
     def validate_perbaikan_bagian(self, field: SelectField) -> None:
         if field.data and field.data not in set(CorrectionField):

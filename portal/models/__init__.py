@@ -9,6 +9,7 @@ from portal.models.complaint import (
     ComplaintEvent,
     ComplaintKind,
     ComplaintStatus,
+    ContactChannel,
     CorrectionField,
     Evidence,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DECIDED_STATUSES",
     "OPEN_STATUSES",
     "ActorKind",
+    "ContactChannel",
     "Complaint",
     "ComplaintEvent",
     "ComplaintKind",

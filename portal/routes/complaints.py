@@ -11,14 +11,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db, limiter
 from portal.forms import ComplaintForm, ReopenForm, TrackForm
-from portal.models import ComplaintKind, CorrectionField
-from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.models import ComplaintKind, ContactChannel, CorrectionField
+from portal.routes import unit_of_work
+from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.complaints import (
     KIND_LABELS,
     STATUS_LABELS,
     ComplaintDraft,
     ComplaintError,
+    ContactRequest,
+    FilingRaced,
+    answer_raced_filing,
     file_complaint,
     find_filed,
     reopen_complaint,
@@ -113,6 +117,8 @@ def _draft(form: ComplaintForm) -> ComplaintDraft:
         description=form.uraian.data.strip(),
         latitude=form.lintang.data,
         longitude=form.bujur.data,
+        contact=(ContactRequest(ContactChannel(form.kabar_saluran.data), form.kabar_alamat.data)
+                 if form.kabar_saluran.data else None),
     )
 
 
@@ -127,10 +133,11 @@ def submit():
             raise
         # Nothing was committed (or, if the connection died in COMMIT itself, a retry of this
         # form finds what was): no code is shown, the form comes back with what was typed.
-        db.session.rollback()
+        unit_of_work.rollback(error)
         current_app.logger.error("database unavailable while filing: %s", type(error).__name__)
         return _form_page(form, {}, 503, notice=SERVICE_DISRUPTED)
     except EvidenceNotStored as error:
+        unit_of_work.rollback(error)  # the photos written before this one go too
         current_app.logger.error("evidence not stored: %s", error)
         return _form_page(form, {}, 503, notice=EVIDENCE_NOT_STORED)
     except (CaptchaUnavailable, UploadsBusy):
@@ -157,11 +164,16 @@ def _submit(form: ComplaintForm):
         result = file_complaint(
             db.session, pii_vault(), _draft(form), images,
             idempotency_key=form.token.data[:64], upload_dir=upload_dir(),
-            sanggah_limit=current_app.config["SANGGAH_PER_30_DAYS"],
+            sanggah_limit=current_app.config["SANGGAH_PER_30_DAYS"], kabar=kabar(),
         )
+    except FilingRaced as raced:
+        unit_of_work.rollback(raced)
+        result = answer_raced_filing(db.session, raced)
     except ComplaintError as refused:
         form.jenis.errors = [_(refused.message)]
         return _form_page(form, region_errors)
+    # Committed here, not at the end of the view: a COMMIT that fails must show the form again.
+    unit_of_work.commit()
     return _show_code(result.code, duplicate_open=result.duplicate_open)
 
 
@@ -189,8 +201,11 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
 @limiter.limit(limit("TRACK_LIMIT"), methods=["POST"])
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def track():
+    if request.method == "GET":
+        # A link from a message (`/l/<code>`) fills the code in; looking it up is the visitor's POST.
+        return _track_page(TrackForm(formdata=None, data={"kode": request.args.get("kode", "")[:40]}))
     form = TrackForm()
-    if request.method == "GET" or not form.validate():
+    if not form.validate():
         return _track_page(form)
     return _track_page(form, track_complaint(db.session, form.kode.data), looked_up=True)
 
@@ -203,7 +218,7 @@ def reopen():
     message = None
     if reopen_form.validate():
         try:
-            reopen_complaint(db.session, reopen_form.kode.data, reopen_form.komentar.data.strip())
+            reopen_complaint(db.session, reopen_form.kode.data, reopen_form.komentar.data.strip(), kabar=kabar())
             message = _("Aduan dibuka kembali dan akan ditinjau ulang oleh petugas desa.")
             reopen_form = None
         except ComplaintError as refused:

@@ -35,6 +35,7 @@ from portal.extensions import client_address_key, db, limiter, login_manager
 from portal.forms import AccountForm, CaptchaForm, LoginForm, MoveForm, MusdesForm, NoteForm, TwoFactorForm
 from portal.i18n import N_
 from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
+from portal.routes import unit_of_work
 from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff, two_factor
 from portal.services.audit import ACTIONS, audit_entries
@@ -411,7 +412,7 @@ def move(code: str):
         moderation.move_complaint(db.session, me(), complaint, ComplaintStatus(form.to.data), form.note.data or "",
                                   expected_version=int(form.version.data))
     except moderation.ModerationError as refused:
-        db.session.rollback()
+        unit_of_work.rollback()  # a refused move may have left a failed flush behind
         form.note.errors = [_(refused.message)]
         fresh = _complaint_or_404(code)
         return _detail(fresh, move_form=form, status=409 if isinstance(refused, moderation.StaleComplaint) else 400)
@@ -487,7 +488,6 @@ def accounts():
                                       form.region.data, password, by=me())
             created = (user.username, password)  # shown once, on this response only
         except staff.StaffError as refused:
-            db.session.rollback()
             form.username.errors = [_(refused.message, **refused.params)]
     users = staff.accounts_in_scope(db.session, me())
     return render_template("staff/accounts.html", form=form, users=users, created=created)
