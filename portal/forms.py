@@ -332,8 +332,8 @@ class ComplaintForm(RegionForm, CaptchaForm):
             return
         if not (field.data or "").strip():
             raise ValidationError(_l("Tulis nomor HP atau alamat e-mail untuk kabar."))
-        try:
-            field.data = normalise_contact(ContactChannel(self.kabar_saluran.data), field.data)
+        try:  # what was typed stays in the field; the route stores the normalised form
+            normalise_contact(ContactChannel(self.kabar_saluran.data), field.data)
         except ContactInvalid as refused:
             raise ValidationError(_l(refused.message)) from None
 
@@ -375,6 +375,10 @@ class ComplaintForm(RegionForm, CaptchaForm):
 
 class TrackForm(PortalForm):
     kode = StringField(_l("Kode aduan"), validators=[InputRequired(_l("Ketik kode aduan.")), Length(max=40)])
+
+
+class StopNewsForm(PortalForm):
+    """Confirms a stop link from a message: nothing but the CSRF token."""
 
 
 class ReopenForm(PortalForm):

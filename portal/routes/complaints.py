@@ -15,6 +15,7 @@ from portal.models import ComplaintKind, ContactChannel, CorrectionField
 from portal.routes import unit_of_work
 from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
+from portal.services.complaint_changes import normalise_contact
 from portal.services.complaints import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -117,9 +118,16 @@ def _draft(form: ComplaintForm) -> ComplaintDraft:
         description=form.uraian.data.strip(),
         latitude=form.lintang.data,
         longitude=form.bujur.data,
-        contact=(ContactRequest(ContactChannel(form.kabar_saluran.data), form.kabar_alamat.data)
-                 if form.kabar_saluran.data else None),
+        contact=_contact(form),
     )
+
+
+def _contact(form: ComplaintForm) -> ContactRequest | None:
+    """Where the complainant asked to hear of the complaint (the form validated it), normalised."""
+    if not form.kabar_saluran.data:
+        return None
+    channel = ContactChannel(form.kabar_saluran.data)
+    return ContactRequest(channel, normalise_contact(channel, form.kabar_alamat.data))
 
 
 @bp.post("/kirim")

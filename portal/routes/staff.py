@@ -36,7 +36,7 @@ from portal.forms import AccountForm, CaptchaForm, LoginForm, MoveForm, MusdesFo
 from portal.i18n import N_
 from portal.models import AuditEntry, ComplaintKind, ComplaintStatus, MusdesDecision, StaffRole, StaffUser
 from portal.routes import unit_of_work
-from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services import moderation, staff, two_factor
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
@@ -410,7 +410,7 @@ def move(code: str):
         abort(400)
     try:
         moderation.move_complaint(db.session, me(), complaint, ComplaintStatus(form.to.data), form.note.data or "",
-                                  expected_version=int(form.version.data))
+                                  expected_version=int(form.version.data), kabar=kabar())
     except moderation.ModerationError as refused:
         unit_of_work.rollback()  # a refused move may have left a failed flush behind
         form.note.errors = [_(refused.message)]

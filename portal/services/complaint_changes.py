@@ -157,12 +157,12 @@ def _queue_news(session: Session, kabar: Kabar, complaint: Complaint, kind: Mess
 # -- what a message says ---------------------------------------------------------------------
 
 _HEADLINES = {
-    MessageKind.RECEIPT: "Aduan Anda tercatat dengan kode {code}. Simpan kode ini untuk melacaknya.",
+    MessageKind.RECEIPT: "Aduan Anda tercatat dengan kode {code}, status {status}. Simpan kode ini untuk melacaknya.",
     MessageKind.STATUS: "Aduan {code}: status kini {status}.",
     MessageKind.DECISION: "Aduan {code} sudah diputuskan: {status}.",
 }
 _SMS_HEADLINES = {  # short: with two links of a 31-character address, the longest label still fits
-    MessageKind.RECEIPT: "{code} tercatat.",
+    MessageKind.RECEIPT: "Aduan {code} tercatat: {status}.",
     MessageKind.STATUS: "{code}: {status}.",
     MessageKind.DECISION: "{code} diputuskan: {status}.",
 }
