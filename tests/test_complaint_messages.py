@@ -9,6 +9,7 @@ from email import message_from_bytes
 from email.policy import default as email_policy
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from portal.jobs import deliver_app_outbox
@@ -203,3 +204,24 @@ def test_news_fields_that_are_wrong_get_a_message_and_keep_what_was_typed(app, s
                          response.text)
     assert VALID["uraian"] in response.text  # the rest of the form is kept too
     assert session.scalar(select(func.count()).select_from(Complaint)) == 0
+
+
+def test_a_commit_that_queued_messages_wakes_a_worker_and_a_rollback_does_not(kabar_app, session, monkeypatch,
+                                                                              redis_server):
+    if not redis_server:
+        pytest.skip("needs TEST_REDIS_URL (the RQ queue)")
+    from rq import Queue
+
+    kabar_app.extensions["redis"] = connection = redis.Redis.from_url(redis_server)
+    jobs = Queue("portal", connection=connection)
+    no_news = submit(kabar_app, kabar_app.test_client(), subjek_nama="Cici Wulandari")
+    assert no_news.status_code == 303 and jobs.count == 0  # no news asked: nothing queued, nobody woken
+    code = file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    assert [job.func_name for job in jobs.jobs] == ["portal.jobs.deliver_outbox"]
+    staff = staff_client(kabar_app, session)
+    monkeypatch.setattr(staff_routes, "_back_to", lambda *_a, **_k: 1 / 0)
+    assert move(staff, code, "ditinjau", 1).status_code == 500
+    assert jobs.count == 1
+    monkeypatch.undo()
+    assert move(staff, code, "ditinjau", 1).status_code == 303
+    assert jobs.count == 2
