@@ -138,6 +138,10 @@ class Config:
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", True)
     # The portal's public address, for the links in messages (lacak, stop); keep it short for SMS.
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    # The gateway's webhook for incoming messages (a reply STOP): /kabar/masuk/<SMS_INBOUND_TOKEN>.
+    SMS_INBOUND_TOKEN = os.environ.get("SMS_INBOUND_TOKEN") or None
+    SMS_INBOUND_SENDER_FIELD = os.environ.get("SMS_INBOUND_SENDER_FIELD") or "sender"
+    SMS_INBOUND_TEXT_FIELD = os.environ.get("SMS_INBOUND_TEXT_FIELD") or "message"
     SMTP_HOST = os.environ.get("SMTP_HOST") or None
     SMTP_PORT = _env_int("SMTP_PORT", 587)
     SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)

@@ -164,6 +164,24 @@ def test_the_stop_link_asks_first_and_then_nothing_more_is_sent(kabar_app, sessi
     assert [m.kind for m in messages(session)] == [MessageKind.RECEIPT]
 
 
+def test_a_reply_stop_through_the_gateways_webhook_stops_the_messages(kabar_app, session):
+    kabar_app.config["SMS_INBOUND_TOKEN"] = "webhook-secret"  # noqa: S105 - a test token
+    code = file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    gateway_side = kabar_app.test_client()
+    assert gateway_side.post("/kabar/masuk/wrong", data={"sender": "6281234567890", "message": "STOP"}
+                             ).status_code == 404
+    assert gateway_side.post("/kabar/masuk/webhook-secret", data={"sender": "6281234567890", "message": "terima kasih"}
+                             ).status_code == 200
+    assert session.scalars(select(Complaint.contact_stopped_at)).one() is None  # not a stop word
+    assert gateway_side.post("/kabar/masuk/webhook-secret", json={"sender": "6281234567890", "message": " stop "}
+                             ).status_code == 200
+    session.expire_all()
+    assert session.scalars(select(Complaint.contact_stopped_at)).one() is not None
+    staff = staff_client(kabar_app, session)
+    assert move(staff, code, "ditinjau", 1).status_code == 303
+    assert [m.kind for m in messages(session)] == [MessageKind.RECEIPT]
+
+
 def test_the_track_link_fills_in_the_code(kabar_app, session):
     code = file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
     client = kabar_app.test_client()

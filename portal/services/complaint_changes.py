@@ -256,8 +256,29 @@ def stop_news(session: Session, vault: PiiVault, token: str, *, now: dt.datetime
     if complaint is None:
         return False
     if complaint.contact_hash is not None:
-        session.execute(update(Complaint).where(
-            Complaint.contact_hash == complaint.contact_hash, Complaint.contact_stopped_at.is_(None))
-            .values(contact_stopped_at=now or utcnow()).execution_options(synchronize_session="fetch"))
-    session.flush()
+        _stop_contact(session, complaint.contact_hash, now or utcnow())
     return True
+
+
+#: Replies to an SMS or WhatsApp message that stop the messages (case and spaces do not matter).
+STOP_KEYWORDS = frozenset({"STOP", "BERHENTI"})
+
+
+def stop_news_by_reply(session: Session, vault: PiiVault, sender: str, text: str, *,
+                       now: dt.datetime | None = None) -> bool:
+    """A reply `STOP` (or `BERHENTI`) from a number: nothing more is sent to it. Flushes; the
+    caller commits. False when the text is not a stop keyword or the sender not a mobile number."""
+    if " ".join((text or "").split()).upper() not in STOP_KEYWORDS:
+        return False
+    try:
+        number = normalise_contact(ContactChannel.SMS, sender)
+    except ContactInvalid:
+        return False
+    _stop_contact(session, contact_hash(vault, number), now or utcnow())
+    return True
+
+
+def _stop_contact(session: Session, hashed: bytes, now: dt.datetime) -> None:
+    session.execute(update(Complaint).where(Complaint.contact_hash == hashed, Complaint.contact_stopped_at.is_(None))
+                    .values(contact_stopped_at=now).execution_options(synchronize_session="fetch"))
+    session.flush()
