@@ -159,6 +159,8 @@ def test_the_stop_link_asks_first_and_then_nothing_more_is_sent(kabar_app, sessi
     assert visitor.post(link).status_code == 200
     session.expire_all()
     assert session.scalars(select(Complaint.contact_stopped_at)).one() is not None
+    # The receipt, not yet delivered, is given up too.
+    assert [(m.status, m.last_error) for m in messages(session)] == [(MessageStatus.DEAD, "stopped by the recipient")]
     staff = staff_client(kabar_app, session)
     assert move(staff, code, "ditinjau", 1).status_code == 303
     assert [m.kind for m in messages(session)] == [MessageKind.RECEIPT]

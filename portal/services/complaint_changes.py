@@ -37,6 +37,8 @@ from portal.models import (
     ContactChannel,
     MessageChannel,
     MessageKind,
+    MessageStatus,
+    OutboxMessage,
     StaffUser,
     utcnow,
 )
@@ -279,6 +281,13 @@ def stop_news_by_reply(session: Session, vault: PiiVault, sender: str, text: str
 
 
 def _stop_contact(session: Session, hashed: bytes, now: dt.datetime) -> None:
+    """Stop the contact's complaints, and give up its messages still waiting (one a worker has
+    already claimed may still go out)."""
+    complaints = select(Complaint.id).where(Complaint.contact_hash == hashed).scalar_subquery()
     session.execute(update(Complaint).where(Complaint.contact_hash == hashed, Complaint.contact_stopped_at.is_(None))
                     .values(contact_stopped_at=now).execution_options(synchronize_session="fetch"))
+    session.execute(update(OutboxMessage).where(OutboxMessage.complaint_id.in_(complaints),
+                                                OutboxMessage.status == MessageStatus.PENDING)
+                    .values(status=MessageStatus.DEAD, last_error="stopped by the recipient")
+                    .execution_options(synchronize_session=False))
     session.flush()
