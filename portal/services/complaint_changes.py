@@ -109,7 +109,7 @@ def record_change(session: Session, complaint: Complaint, *, actor: ActorKind, k
       no messaging). A change that would notify a complainant then raises `ValueError`, so a
       forgotten `kabar` never silently drops a message.
 
-    Returns the event. A complaint filed now (not yet flushed) is added to the session first.
+    Returns the event. A complaint being filed must be in the session already (`session.add`).
     """
     now = now or utcnow()
     # A complaint being filed (not in the database yet) comes from no state.
@@ -128,7 +128,6 @@ def record_change(session: Session, complaint: Complaint, *, actor: ActorKind, k
     if public and notify and _wants_news(complaint):
         if kabar is None:
             raise ValueError("a change that notifies the complainant needs Kabar")
-        session.add(complaint)
         session.flush()  # the complaint's id, for the message rows
         _queue_news(session, kabar, complaint, _kind_of(previous, to_status), note, now)
     session.flush()
