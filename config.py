@@ -173,12 +173,22 @@ class ProductionConfig(Config):
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", False)
 
 
+#: The longest PUBLIC_BASE_URL with which every SMS still fits: "ADU-…: Diteruskan ke Dinas Sosial."
+#: (42) + " Lacak " + URL + "/l/" + code (13) + " Stop " + URL + "/s/" + token (20) = 94 + 2 × URL ≤ 160.
+SMS_BASE_URL_MAX = 33
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Refuse to start with an unsafe configuration: in production, missing or weak secrets.
 
     Weak means fewer than 32 random bytes, a value written in the project's files, or the same
-    key for SECRET_KEY and NIK_ENCRYPTION_KEY (see `portal.secrets.secret_problem`).
+    key for SECRET_KEY and NIK_ENCRYPTION_KEY (see `portal.secrets.secret_problem`). In every
+    environment: a PUBLIC_BASE_URL too long for an SMS to carry its two links.
     """
+    base_url = str(config.get("PUBLIC_BASE_URL") or "")
+    if len(base_url) > SMS_BASE_URL_MAX:
+        raise ConfigError(f"PUBLIC_BASE_URL has {len(base_url)} characters; an SMS (160) carries two links to it "
+                          f"and the longest status, so at most {SMS_BASE_URL_MAX}.")
     if config.get("PORTAL_ENV") != "production":
         return
     required = {

@@ -245,3 +245,24 @@ def test_a_commit_that_queued_messages_wakes_a_worker_and_a_rollback_does_not(ka
     monkeypatch.undo()
     assert move(staff, code, "ditinjau", 1).status_code == 303
     assert jobs.count == 2
+
+
+def test_a_base_url_too_long_for_an_sms_is_refused_at_start():
+    from config import SMS_BASE_URL_MAX, ConfigError, check_config
+
+    check_config({"PUBLIC_BASE_URL": "https://" + "x" * (SMS_BASE_URL_MAX - 8)})
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        check_config({"PUBLIC_BASE_URL": "https://" + "x" * (SMS_BASE_URL_MAX - 7)})
+
+
+def test_with_the_longest_base_url_the_longest_status_still_fits_an_sms(vault):
+    from config import SMS_BASE_URL_MAX
+    from portal.models import ComplaintStatus, MessageChannel
+    from portal.services.complaint_changes import Kabar, compose
+
+    kabar = Kabar(vault, "https://" + "x" * (SMS_BASE_URL_MAX - 8))
+    sent = [(MessageKind.RECEIPT, ComplaintStatus.DITERIMA), (MessageKind.DECISION, ComplaintStatus.SELESAI),
+            (MessageKind.DECISION, ComplaintStatus.DITOLAK), *((MessageKind.STATUS, s) for s in ComplaintStatus)]
+    for kind, status in sent:
+        _, body = compose(kabar, "ADU-7K2M-9QXP", status, kind, "Catatan " * 30, MessageChannel.SMS)
+        assert len(body) <= SMS_LENGTH and kabar.stop_link("ADU-7K2M-9QXP") in body, body
