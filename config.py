@@ -145,6 +145,12 @@ class Config:
     OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 200)  # messages one run (job or command) delivers at most
     # A channel that is not configured delivers into the outbox only (status sent, channel dev).
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", True)
+    # The portal's public address, for the links in messages (lacak, stop); keep it short for SMS.
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    # The gateway's webhook for incoming messages (a reply STOP): /kabar/masuk/<SMS_INBOUND_TOKEN>.
+    SMS_INBOUND_TOKEN = os.environ.get("SMS_INBOUND_TOKEN") or None
+    SMS_INBOUND_SENDER_FIELD = os.environ.get("SMS_INBOUND_SENDER_FIELD") or "sender"
+    SMS_INBOUND_TEXT_FIELD = os.environ.get("SMS_INBOUND_TEXT_FIELD") or "message"
     SMTP_HOST = os.environ.get("SMTP_HOST") or None
     SMTP_PORT = _env_int("SMTP_PORT", 587)
     SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
@@ -186,12 +192,22 @@ class ProductionConfig(Config):
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", False)
 
 
+#: The longest PUBLIC_BASE_URL with which every SMS still fits: "ADU-…: Diteruskan ke Dinas Sosial."
+#: (42) + " Lacak " + URL + "/l/" + code (13) + " Stop " + URL + "/s/" + token (20) = 94 + 2 × URL ≤ 160.
+SMS_BASE_URL_MAX = 33
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Refuse to start with an unsafe configuration: in production, missing or weak secrets.
 
     Weak means fewer than 32 random bytes, a value written in the project's files, or the same
-    key for SECRET_KEY and NIK_ENCRYPTION_KEY (see `portal.secrets.secret_problem`).
+    key for SECRET_KEY and NIK_ENCRYPTION_KEY (see `portal.secrets.secret_problem`). In every
+    environment: a PUBLIC_BASE_URL too long for an SMS to carry its two links.
     """
+    base_url = str(config.get("PUBLIC_BASE_URL") or "")
+    if len(base_url) > SMS_BASE_URL_MAX:
+        raise ConfigError(f"PUBLIC_BASE_URL has {len(base_url)} characters; an SMS (160) carries two links to it "
+                          f"and the longest status, so at most {SMS_BASE_URL_MAX}.")
     if config.get("PORTAL_ENV") != "production":
         return
     required = {

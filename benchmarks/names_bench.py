@@ -77,6 +77,7 @@ def _fill(session: Session, vault, names: list[str], directory: Path) -> None:
         rows.append(make_row(n % 4 + 1, desa=DESA, name=name, birth=birth, sex="LP"[n % 2]))
     import_registry(session, vault, write_csv(directory / "desa.csv", rows), imported_by="bench",
                     period="2025-Q4", today=TODAY)
+    session.commit()  # the import flushes; its command commits
 
 
 def _timed(session: Session, names: list[str], expect: LookupOutcome) -> tuple[float, float, float, float]:

@@ -81,15 +81,17 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from portal.routes import complaints, errors, health, language, public, staff, statistics
+    from portal.routes import complaints, errors, health, kabar, language, public, staff, statistics, unit_of_work
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(complaints.bp)
+    app.register_blueprint(kabar.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(statistics.bp)
     app.register_blueprint(language.bp)
     errors.register(app)
+    unit_of_work.install(app)
 
     from portal import cli
 

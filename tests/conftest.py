@@ -222,6 +222,7 @@ def make_staff(session, username: str, role: str, region: str | None, *, nik_has
     if two_factor or (two_factor is None and second_factor.is_required(user)):
         secret = second_factor.enrolment_secret(session, fixed_vault(), user)
         second_factor.confirm_enrolment(session, fixed_vault(), user, pyotp.TOTP(secret).now())
+    session.commit()  # services flush; the caller's unit of work commits
     return user
 
 
@@ -260,8 +261,10 @@ def make_complaint(session, vault, *, desa: str = DESA_A, kind: str = "sanggah",
         correction_field=None, correction_value=None,
         description="Rumah bertingkat dua dan punya mobil, tetapi masih menerima PKH.",
     )
-    return file_complaint(session, vault, draft, [], idempotency_key=key or secrets.token_hex(8),
+    code = file_complaint(session, vault, draft, [], idempotency_key=key or secrets.token_hex(8),
                           upload_dir=Path("/nonexistent"), sanggah_limit=100).code
+    session.commit()  # services flush; the caller's unit of work commits
+    return code
 
 
 def login(client, username: str, password: str = STRONG_PASSWORD):

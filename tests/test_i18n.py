@@ -179,6 +179,7 @@ def person(app, session, vault, tmp_path):
     row = make_row(1, name="Siti Aminah", desil="3")
     import_registry(session, vault, write_csv(tmp_path / "r.csv", [row]), imported_by="t", period="2025-Q4",
                     today=TODAY)
+    session.commit()  # the import flushes; its command commits
     session.close()
     return row
 

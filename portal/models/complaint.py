@@ -63,6 +63,14 @@ class CorrectionField(enum.StrEnum):
     LAINNYA = "lainnya"
 
 
+class ContactChannel(enum.StrEnum):
+    """How a complainant who opted in ("Kabari saya") wants to hear of their complaint."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
 class ActorKind(enum.StrEnum):
     PELAPOR = "pelapor"  # the complainant
     STAF = "staf"
@@ -79,6 +87,13 @@ class Complaint(db.Model):
         ),
         CheckConstraint(
             "(kind = 'perbaikan') = (correction_field IS NOT NULL)", name="correction_only_for_perbaikan"
+        ),
+        # A contact is kept only with its channel, its keyed hash and the moment consent was given.
+        CheckConstraint(
+            "(contact_encrypted IS NULL) = (contact_channel IS NULL) "
+            "AND (contact_encrypted IS NULL) = (contact_hash IS NULL) "
+            "AND (contact_encrypted IS NULL) = (contact_consent_at IS NULL)",
+            name="contact_complete",
         ),
     )
 
@@ -97,6 +112,15 @@ class Complaint(db.Model):
     complainant_nik_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     complainant_nik_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     complainant_phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: "Kabari saya": where the complainant asked to hear of this complaint (opt-in, consent kept).
+    contact_channel: Mapped[ContactChannel | None] = mapped_column(str_enum(ContactChannel, "contact_channel"))
+    #: The phone number (+62…) or e-mail address, encrypted with the PII key.
+    contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Keyed hash of the normalised contact: finds a complainant's complaints without decrypting.
+    contact_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    contact_consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The contact said stop (link or keyword): nothing more is sent to it about this complaint.
+    contact_stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     subject_name: Mapped[str] = mapped_column(String(100))
     subject_phonetic_key: Mapped[str] = mapped_column(String(100))

@@ -12,6 +12,7 @@ from limits import parse_many
 from portal.extensions import limiter
 from portal.forms import CaptchaForm
 from portal.services.captcha import Captcha, ChallengePurpose
+from portal.services.complaint_changes import Kabar
 from portal.services.pii import PiiVault
 
 
@@ -39,6 +40,11 @@ def no_store(response: Response) -> Response:
 
 def pii_vault() -> PiiVault:
     return current_app.extensions["pii_vault"]
+
+
+def kabar() -> Kabar:
+    """What the services need to compose messages to complainants (see complaint_changes)."""
+    return Kabar(pii_vault(), current_app.config["PUBLIC_BASE_URL"])
 
 
 def upload_dir() -> Path:

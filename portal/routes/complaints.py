@@ -12,14 +12,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db, limiter
 from portal.forms import MAX_PHOTOS, ComplaintForm, ReopenForm, TrackForm
-from portal.models import ComplaintKind, CorrectionField
-from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.models import ComplaintKind, ContactChannel, CorrectionField
+from portal.routes import unit_of_work
+from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
+from portal.services.complaint_changes import normalise_contact
 from portal.services.complaints import (
     KIND_LABELS,
     STATUS_LABELS,
     ComplaintDraft,
     ComplaintError,
+    ContactRequest,
+    FilingRaced,
+    answer_raced_filing,
     file_complaint,
     find_filed,
     reopen_complaint,
@@ -142,7 +147,16 @@ def _draft(form: ComplaintForm) -> ComplaintDraft:
         description=form.uraian.data.strip(),
         latitude=form.lintang.data,
         longitude=form.bujur.data,
+        contact=_contact(form),
     )
+
+
+def _contact(form: ComplaintForm) -> ContactRequest | None:
+    """Where the complainant asked to hear of the complaint (the form validated it), normalised."""
+    if not form.kabar_saluran.data:
+        return None
+    channel = ContactChannel(form.kabar_saluran.data)
+    return ContactRequest(channel, normalise_contact(channel, form.kabar_alamat.data))
 
 
 @bp.post("/kirim")
@@ -156,10 +170,11 @@ def submit():
             raise
         # Nothing was committed (or, if the connection died in COMMIT itself, a retry of this
         # form finds what was): no code is shown, the form comes back with what was typed.
-        db.session.rollback()
+        unit_of_work.rollback(error)
         current_app.logger.error("database unavailable while filing: %s", type(error).__name__)
         return _form_page(form, {}, 503, notice=SERVICE_DISRUPTED)
     except EvidenceNotStored as error:
+        unit_of_work.rollback(error)  # the photos written before this one go too
         current_app.logger.error("evidence not stored: %s", error)
         return _form_page(form, {}, 503, notice=EVIDENCE_NOT_STORED)
     except (CaptchaUnavailable, UploadsBusy):
@@ -196,11 +211,17 @@ def _submit(form: ComplaintForm):
         result = file_complaint(
             db.session, pii_vault(), _draft(form), images,
             idempotency_key=form.token.data[:64], upload_dir=upload_dir(),
-            sanggah_limit=current_app.config["SANGGAH_PER_30_DAYS"],
+            sanggah_limit=current_app.config["SANGGAH_PER_30_DAYS"], kabar=kabar(),
         )
+    except FilingRaced as raced:
+        unit_of_work.rollback(raced)
+        result = answer_raced_filing(db.session, raced)
     except ComplaintError as refused:
         form.jenis.errors = [_(refused.message)]
         return _form_page(form, region_errors)
+    # Committed here, not at the end of the view: a COMMIT that fails must show the form again
+    # (with its photos still pending, so they are forgotten only once the complaint is stored).
+    unit_of_work.commit()
     pending.discard(token)
     return _show_code(result.code, duplicate_open=result.duplicate_open)
 
@@ -233,10 +254,12 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
 def track():
     if request.method == "GET":
-        # From the receipt's "Lacak aduan": the code this browser just filed is typed in already.
-        shown = _filed_here()
-        form = TrackForm(formdata=None, data={"kode": shown["code"] if shown and not shown["duplicate_open"] else ""})
-        return _track_page(form)
+        # A link from a message (`/l/<code>`) fills the code in, and so does the receipt's "Lacak
+        # aduan" for the code this browser just filed; looking it up is the visitor's POST.
+        code = request.args.get("kode", "")[:40]
+        if not code and (shown := _filed_here()) and not shown["duplicate_open"]:
+            code = shown["code"]
+        return _track_page(TrackForm(formdata=None, data={"kode": code}))
     form = TrackForm()
     if not form.validate():
         return _track_page(form)
@@ -251,7 +274,7 @@ def reopen():
     message = None
     if reopen_form.validate():
         try:
-            reopen_complaint(db.session, reopen_form.kode.data, reopen_form.komentar.data.strip())
+            reopen_complaint(db.session, reopen_form.kode.data, reopen_form.komentar.data.strip(), kabar=kabar())
             message = _("Aduan dibuka kembali dan akan ditinjau ulang oleh petugas desa.")
             reopen_form = None
         except ComplaintError as refused:

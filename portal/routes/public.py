@@ -171,8 +171,7 @@ def desil():
     if not (within_shared_limit("DESIL_TARGET_LIMIT", "person", vault.digest(context).hex()[:32])
             and within_shared_limit("DESIL_TARGET_LIMIT", "nik", vault.digest(form.nik.data).hex()[:32])):
         abort(429)
-    reveal = reveal_desil(db.session, vault, desa.code, form.nama.data, form.nik.data)
-    db.session.commit()
+    reveal = reveal_desil(db.session, vault, desa.code, form.nama.data, form.nik.data)  # audited in this unit
     return _desil_page(form, desa, reveal=reveal, outcome="revealed" if reveal else "mismatch")
 
 

@@ -55,7 +55,8 @@ from portal.models import (
     StaffRole,
     StaffUser,
 )
-from portal.routes.common import captcha_solved, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.routes import unit_of_work
+from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
 from portal.services import moderation, outbox_admin, sla, staff, staff_notifications, two_factor
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
@@ -432,9 +433,9 @@ def move(code: str):
         abort(400)
     try:
         moderation.move_complaint(db.session, me(), complaint, ComplaintStatus(form.to.data), form.note.data or "",
-                                  expected_version=int(form.version.data))
+                                  expected_version=int(form.version.data), kabar=kabar())
     except moderation.ModerationError as refused:
-        db.session.rollback()
+        unit_of_work.rollback()  # a refused move may have left a failed flush behind
         form.note.errors = [_(refused.message)]
         fresh = _complaint_or_404(code)
         return _detail(fresh, move_form=form, status=409 if isinstance(refused, moderation.StaleComplaint) else 400)
@@ -510,7 +511,6 @@ def accounts():
                                       form.region.data, password, by=me())
             created = (user.username, password)  # shown once, on this response only
         except staff.StaffError as refused:
-            db.session.rollback()
             form.username.errors = [_(refused.message, **refused.params)]
     users = staff.accounts_in_scope(db.session, me())
     return render_template("staff/accounts.html", form=form, users=users, created=created)

@@ -1,8 +1,8 @@
 """Complaints by residents: filing (usul, sanggah, perbaikan), tracking by code, reopening.
 
-Filing is one transaction: the complaint, its first timeline event and its evidence rows are
-committed together. Evidence files are written first, under random names, and removed again
-if the commit fails, so there are neither orphan files nor rows pointing at missing files.
+Filing is one unit of work: the complaint, its first timeline event and its evidence rows are
+committed together by the caller. Evidence files are written first, under random names, and
+removed again if the unit rolls back, so there are neither orphan files nor rows pointing at missing files.
 The same form sent twice (refresh, double tap, retry) carries the same idempotency key and
 gets the same code; the same complainant filing the same kind about the same subject while an
 earlier one is open is shown the earlier code.
@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -28,17 +29,19 @@ from portal.models import (
     OPEN_STATUSES,
     ActorKind,
     Complaint,
-    ComplaintEvent,
     ComplaintKind,
     ComplaintStatus,
+    ContactChannel,
     CorrectionField,
     Evidence,
     Region,
     utcnow,
 )
+from portal.services.complaint_changes import CONTACT_FIELD, Kabar, contact_hash, record_change
 from portal.services.names import phonetic_key
 from portal.services.outages import is_database_outage
 from portal.services.pii import PiiVault
+from portal.services.unit_of_work import RollbackCause, on_rollback
 from portal.services.uploads import CleanImage, remove_stored, store_image
 
 logger = logging.getLogger(__name__)
@@ -120,6 +123,15 @@ class ComplaintDraft:
     description: str
     latitude: float | None = None
     longitude: float | None = None
+    #: "Kabari saya": where to send news of the complaint, consent given on the form.
+    contact: ContactRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    channel: ContactChannel
+    #: Normalised (`complaint_changes.normalise_contact`): `+628…` or a lower-case e-mail address.
+    address: str
 
 
 def hint_of(code: str) -> str:
@@ -197,14 +209,17 @@ def file_complaint(
     idempotency_key: str,
     upload_dir: Path,
     sanggah_limit: int,
+    kabar: Kabar | None = None,
     now: dt.datetime | None = None,
 ) -> FilingResult:
-    """File a complaint with its evidence in one transaction and return its tracking code.
+    """File a complaint with its evidence in the caller's unit of work; its tracking code.
 
-    Raises `SanggahQuotaExceeded` when the complainant has used up their sanggah for 30 days,
-    `EvidenceNotStored` when a photo cannot be written, and the database's error when it fails;
-    in each case nothing is committed and no photo of this filing stays on disk (except when
-    the connection dies during COMMIT itself, see below).
+    Flushes; the caller commits. Raises `SanggahQuotaExceeded` when the complainant has used up
+    their sanggah for 30 days, `EvidenceNotStored` when a photo cannot be written, `FilingRaced`
+    when a concurrent twin committed first, and the database's error when it fails. Photos are
+    written first; if the unit of work then rolls back, they are removed again (except when the
+    connection dies during COMMIT itself, see `_forget_photos`). A complainant who asked for
+    news (`draft.contact`) gets a receipt through `kabar` once the unit commits.
     """
     now = now or utcnow()
     nik_hash = vault.digest(draft.complainant_nik)
@@ -217,69 +232,87 @@ def file_complaint(
         raise SanggahQuotaExceeded()
 
     stored: list[str] = []
-    committing = False
-    try:
-        for image in images:
-            stored.append(store_image(upload_dir, image))
-        complaint = Complaint(
-            code=new_code(),
-            idempotency_key=idempotency_key,
-            kind=draft.kind,
-            status=ComplaintStatus.DITERIMA,
-            desa_code=draft.desa_code,
-            complainant_name=draft.complainant_name,
-            complainant_nik_encrypted=vault.encrypt(draft.complainant_nik, "nik"),
-            complainant_nik_hash=nik_hash,
-            complainant_phone_encrypted=(
-                vault.encrypt(draft.complainant_phone, "phone") if draft.complainant_phone else None
-            ),
-            subject_name=draft.subject_name,
-            subject_phonetic_key=phonetic_key(draft.subject_name),
-            subject_nik_encrypted=vault.encrypt(draft.subject_nik, "nik") if draft.subject_nik else None,
-            subject_nik_hash=vault.digest(draft.subject_nik) if draft.subject_nik else None,
-            subject_key=subject_key,
-            subject_rt=draft.subject_rt,
-            subject_rw=draft.subject_rw,
-            correction_field=draft.correction_field,
-            correction_value=draft.correction_value,
-            description=draft.description,
-            latitude=draft.latitude,
-            longitude=draft.longitude,
-            consent_at=now,
-            created_at=now,
-        )
-        complaint.events.append(ComplaintEvent(
-            created_at=now, actor=ActorKind.PELAPOR, from_status=None,
-            to_status=ComplaintStatus.DITERIMA, note="", public=True,
+    on_rollback(session, partial(_forget_photos, upload_dir, stored))
+    for image in images:
+        stored.append(store_image(upload_dir, image))
+    complaint = Complaint(
+        code=new_code(),
+        idempotency_key=idempotency_key,
+        kind=draft.kind,
+        status=ComplaintStatus.DITERIMA,
+        desa_code=draft.desa_code,
+        complainant_name=draft.complainant_name,
+        complainant_nik_encrypted=vault.encrypt(draft.complainant_nik, "nik"),
+        complainant_nik_hash=nik_hash,
+        complainant_phone_encrypted=(
+            vault.encrypt(draft.complainant_phone, "phone") if draft.complainant_phone else None
+        ),
+        subject_name=draft.subject_name,
+        subject_phonetic_key=phonetic_key(draft.subject_name),
+        subject_nik_encrypted=vault.encrypt(draft.subject_nik, "nik") if draft.subject_nik else None,
+        subject_nik_hash=vault.digest(draft.subject_nik) if draft.subject_nik else None,
+        subject_key=subject_key,
+        subject_rt=draft.subject_rt,
+        subject_rw=draft.subject_rw,
+        correction_field=draft.correction_field,
+        correction_value=draft.correction_value,
+        description=draft.description,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        consent_at=now,
+        created_at=now,
+    )
+    if draft.contact is not None:
+        complaint.contact_channel = draft.contact.channel
+        complaint.contact_encrypted = vault.encrypt(draft.contact.address, CONTACT_FIELD)
+        complaint.contact_hash = contact_hash(vault, draft.contact.address)
+        complaint.contact_consent_at = now
+    for name, image in zip(stored, images, strict=True):
+        complaint.evidence.append(Evidence(
+            stored_name=name, content_type=image.content_type, width=image.width,
+            height=image.height, size_bytes=len(image.data), sha256=image.sha256, created_at=now,
         ))
-        for name, image in zip(stored, images, strict=True):
-            complaint.evidence.append(Evidence(
-                stored_name=name, content_type=image.content_type, width=image.width,
-                height=image.height, size_bytes=len(image.data), sha256=image.sha256, created_at=now,
-            ))
-        session.add(complaint)
-        session.flush()
-        committing = True
-        session.commit()
-        return FilingResult(complaint.code, created=True)
-    except IntegrityError:
-        # A concurrent twin won the race (same form, or same open subject): answer with its code.
-        session.rollback()
-        remove_stored(upload_dir, stored)
-        if (twin := _earlier_filing(session, idempotency_key, nik_hash, draft.kind, subject_key)) is None:
-            raise
-        return twin
-    except BaseException as error:
-        session.rollback()
-        if committing and is_database_outage(error):
-            # The connection died during COMMIT: the database may have committed before it went,
-            # and then these photos belong to a complaint that a retry of the form will find.
-            # An orphan file (the commit did not happen) is the lesser harm than lost evidence.
-            logger.warning("commit outcome unknown (%s); keeping %d stored photos", type(error).__name__,
-                           len(stored))
-        else:
-            remove_stored(upload_dir, stored)
-        raise
+    session.add(complaint)
+    try:
+        record_change(session, complaint, actor=ActorKind.PELAPOR, kabar=kabar,
+                      to_status=ComplaintStatus.DITERIMA, now=now)
+    except IntegrityError as error:
+        # A concurrent twin won the race (same form, or same open subject): the caller rolls
+        # back and answers with the twin's code (`answer_raced_filing`).
+        raise FilingRaced(idempotency_key, nik_hash, draft.kind, subject_key) from error
+    return FilingResult(complaint.code, created=True)
+
+
+class FilingRaced(Exception):
+    """A concurrent filing of the same form or subject committed first; this unit must roll back."""
+
+    def __init__(self, idempotency_key: str, nik_hash: bytes, kind: ComplaintKind, subject_key: bytes) -> None:
+        super().__init__("a concurrent filing won")
+        self.idempotency_key = idempotency_key
+        self.nik_hash = nik_hash
+        self.kind = kind
+        self.subject_key = subject_key
+
+
+def answer_raced_filing(session: Session, raced: FilingRaced) -> FilingResult:
+    """After rolling back a raced filing: the twin's answer. Re-raises the database's error
+    when there is no twin (another constraint refused the row)."""
+    twin = _earlier_filing(session, raced.idempotency_key, raced.nik_hash, raced.kind, raced.subject_key)
+    if twin is None:
+        raise raced.__cause__ or raced
+    return twin
+
+
+def _forget_photos(upload_dir: Path, stored: list[str], cause: RollbackCause) -> None:
+    """The filing did not commit: remove its photos, unless the connection died during COMMIT
+    itself. Then the database may have committed before it went, and the photos belong to a
+    complaint that a retry of the form will find: an orphan file is the lesser harm than lost
+    evidence."""
+    if cause.during_commit and cause.error is not None and is_database_outage(cause.error):
+        logger.warning("commit outcome unknown (%s); keeping %d stored photos", type(cause.error).__name__,
+                       len(stored))
+        return
+    remove_stored(upload_dir, stored)
 
 
 def _earlier_filing(session: Session, idempotency_key: str, nik_hash: bytes, kind: ComplaintKind,
@@ -354,8 +387,9 @@ def track_complaint(session: Session, typed_code: str, *, now: dt.datetime | Non
     )
 
 
-def reopen_complaint(session: Session, typed_code: str, comment: str, *, now: dt.datetime | None = None) -> str:
-    """The complainant says a decided complaint is not resolved: back to `ditinjau`. Commits.
+def reopen_complaint(session: Session, typed_code: str, comment: str, *, kabar: Kabar | None = None,
+                     now: dt.datetime | None = None) -> str:
+    """The complainant says a decided complaint is not resolved: back to `ditinjau`. Flushes.
 
     Allowed once, within 30 days of the decision. Raises `ReopenRefused` otherwise.
     """
@@ -367,17 +401,9 @@ def reopen_complaint(session: Session, typed_code: str, comment: str, *, now: dt
     newer = _open_duplicate(session, complaint.complainant_nik_hash, complaint.kind, complaint.subject_key)
     if newer is not None:
         raise ReopenClash()
-    previous = complaint.status
-    complaint.status = ComplaintStatus.DITINJAU
     complaint.reopened_at = now
     # The move is public; the complainant's words may name people, so only staff read them.
-    complaint.events.append(ComplaintEvent(
-        created_at=now, actor=ActorKind.PELAPOR, from_status=previous,
-        to_status=ComplaintStatus.DITINJAU, note="", public=True,
-    ))
-    complaint.events.append(ComplaintEvent(
-        created_at=now, actor=ActorKind.PELAPOR, from_status=None, to_status=None,
-        note=comment, public=False,
-    ))
-    session.commit()
+    record_change(session, complaint, actor=ActorKind.PELAPOR, kabar=kabar, to_status=ComplaintStatus.DITINJAU,
+                  now=now)
+    record_change(session, complaint, actor=ActorKind.PELAPOR, kabar=kabar, note=comment, public=False, now=now)
     return complaint.code

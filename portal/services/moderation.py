@@ -1,8 +1,9 @@
 """The moderation queue and the complaint lifecycle, as staff see and change them.
 
 Every read is scoped to the staff member's region; a complaint outside it does not exist for
-them. Every move is one transaction that appends a timeline event (who, when, from, to, note,
-public or internal) and an audit entry; the complaint's version column refuses a move based
+them. Every move is recorded by `complaint_changes.record_change` in the request's unit of work:
+a timeline event (who, when, from, to, note, public or internal), an audit entry and the
+messages to an opted-in complainant; the complaint's version column refuses a move based
 on a stale read, so two staff acting at once cannot overwrite each other. What the
 complainant wrote is never edited.
 """
@@ -14,7 +15,9 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +40,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services.audit import record
+from portal.services.complaint_changes import Kabar, record_change
 from portal.services.lookup import age_on
 from portal.services.pii import PiiVault, mask_number
 from portal.services.staff import in_scope, scope_condition
@@ -177,9 +181,14 @@ def _status_counts(session: Session, user: StaffUser) -> dict[ComplaintStatus, i
 
 def complaints_for_export(session: Session, user: StaffUser, filters: QueueFilter,
                           now: dt.datetime | None = None) -> Iterator[Complaint]:
-    """Every complaint of the filtered queue, oldest first, streamed."""
+    """Every complaint of the filtered queue, oldest first, streamed. The query is built at the
+    call, from the user as loaded now: the rows are read later, after the request's commit."""
     query = _queue_query(user, filters, now or utcnow()).order_by(Complaint.created_at, Complaint.id)
-    yield from session.scalars(query.execution_options(yield_per=500))
+    return _stream(session, query.execution_options(yield_per=500))
+
+
+def _stream(session: Session, query: Any) -> Iterator[Complaint]:
+    yield from session.scalars(query)
 
 
 # A formula character at the start of a cell, or after anything a spreadsheet may split a
@@ -205,11 +214,12 @@ def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: Que
     now = now or utcnow()
     record(session, "ekspor", user, region_code=filters.desa_code or user.region_code,
            detail={"status": filters.status or "", "jenis": filters.kind or "", "desa": filters.desa_code or ""})
-    session.commit()
+    session.flush()
     names = dict(session.execute(select(Region.code, Region.name).where(
         scope_condition(user, Region.code), Region.level == 4)).all())
+    complaints = complaints_for_export(session, user, filters, now)  # before the request commits
     yield EXPORT_HEADER
-    for c in complaints_for_export(session, user, filters, now):
+    for c in complaints:
         niks = masked_niks(vault, c)
         yield [_cell(value) for value in [
             c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
@@ -300,19 +310,19 @@ def complainant_phone(vault: PiiVault, complaint: Complaint) -> str | None:
 
 
 def reveal_niks(session: Session, vault: PiiVault, user: StaffUser, complaint: Complaint) -> dict[str, str]:
-    """The complaint's NIKs in clear, for this one page view. Logged. Commits."""
+    """The complaint's NIKs in clear, for this one page view. Logged (the caller commits)."""
     niks = _clear_niks(vault, complaint)
     record(session, "nik_dibuka", user, region_code=complaint.desa_code, target=complaint.code)
-    session.commit()
+    session.flush()
     return niks
 
 
 def log_evidence_view(session: Session, user: StaffUser, complaint: Complaint, item_id: int,
                       kind: str = "bukti") -> None:
-    """Log that a staff member opened a photo (evidence or musdes minutes). Commits."""
+    """Log that a staff member opened a photo (evidence or musdes minutes); the caller commits."""
     record(session, "bukti_dilihat", user, region_code=complaint.desa_code, target=complaint.code,
            detail={kind: item_id})
-    session.commit()
+    session.flush()
 
 
 def musdes_outcomes(session: Session, complaint: Complaint) -> list[MusdesOutcome]:
@@ -338,26 +348,27 @@ def allowed_moves(user: StaffUser, complaint: Complaint) -> list[ComplaintStatus
     return sorted(TRANSITIONS[complaint.status], key=list(ComplaintStatus).index)
 
 
-def _save(session: Session) -> None:
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Translate the database's refusals of a move's flush. After one of them the session's
+    transaction is already rolled back: the caller's unit of work must roll back too."""
     try:
-        session.commit()
+        yield
     except StaleDataError:
-        session.rollback()
         raise StaleComplaint() from None
     except IntegrityError:
         # Reopening a hidden complaint while the same complainant has a newer open one.
-        session.rollback()
         raise OpenDuplicate() from None
 
 
 def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: ComplaintStatus, note: str,
-                   *, expected_version: int, now: dt.datetime | None = None) -> None:
-    """Move a complaint to another state, with its event and audit entry. Commits.
+                   *, expected_version: int, kabar: Kabar | None = None, now: dt.datetime | None = None) -> None:
+    """Move a complaint to another state (`record_change`: event, audit entry, messages); flushes,
+    the caller commits.
 
     Raises IllegalMove, NoteRequired, StaleComplaint (someone moved it since `expected_version`
-    was read) or ConflictOfInterest.
+    was read), OpenDuplicate or ConflictOfInterest.
     """
-    now = now or utcnow()
     _check_conflict(user, complaint)
     if complaint.version != expected_version:
         raise StaleComplaint()
@@ -367,49 +378,40 @@ def move_complaint(session: Session, user: StaffUser, complaint: Complaint, to: 
     if to in NOTE_REQUIRED and not note:
         raise NoteRequired()
     previous = complaint.status
-    # Nothing is flushed before the commit, where the version check decides.
-    with session.no_autoflush:
-        complaint.status = to
+    # Nothing is flushed before record_change's flush, where the version check decides.
+    with _refusals(), session.no_autoflush:
         if to is ComplaintStatus.DITINJAU and complaint.assigned_staff_id is None:
             complaint.assigned_staff_id = user.id
-        complaint.events.append(ComplaintEvent(
-            created_at=now, actor=ActorKind.STAF, staff_id=user.id, from_status=previous, to_status=to,
-            note=note, public=NOTE_REQUIRED.get(to, True),
-        ))
-        record(session, "aduan_dipindah", user, region_code=complaint.desa_code, target=complaint.code,
-               detail={"dari": previous.value, "ke": to.value})
-    _save(session)
+        record_change(session, complaint, actor=ActorKind.STAF, kabar=kabar, to_status=to, note=note,
+                      public=NOTE_REQUIRED.get(to, True), staff=user, audit="aduan_dipindah",
+                      audit_detail={"dari": previous.value, "ke": to.value}, now=now)
 
 
 def add_note(session: Session, user: StaffUser, complaint: Complaint, note: str,
              *, now: dt.datetime | None = None) -> None:
-    """An internal note (or a staff correction): only staff read it. Commits."""
+    """An internal note (or a staff correction): only staff read it. Flushes; the caller commits."""
     note = note.strip()
     if not note:
         raise NoteRequired()
     _check_conflict(user, complaint)
-    session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now or utcnow(), actor=ActorKind.STAF,
-                               staff_id=user.id, note=note, public=False))
-    record(session, "catatan", user, region_code=complaint.desa_code, target=complaint.code)
-    session.commit()
+    record_change(session, complaint, actor=ActorKind.STAF, kabar=None, note=note, public=False, staff=user,
+                  audit="catatan", now=now)
 
 
 def record_musdes(session: Session, user: StaffUser, complaint: Complaint, held_on: dt.date,
                   decision: MusdesDecision, note: str, minutes_stored_name: str | None = None,
                   *, now: dt.datetime | None = None) -> MusdesOutcome:
-    """Record the village deliberation's decision; a public timeline entry says it happened. Commits."""
+    """Record the village deliberation's decision; a public timeline entry says it happened.
+
+    Flushes; the caller commits. The state does not move, so nothing is sent."""
     now = now or utcnow()
     _check_conflict(user, complaint)
     outcome = MusdesOutcome(complaint_id=complaint.id, held_on=held_on, decision=decision, note=note.strip(),
                             minutes_stored_name=minutes_stored_name, staff_id=user.id, created_at=now)
     session.add(outcome)
-    session.add(ComplaintEvent(
-        complaint_id=complaint.id, created_at=now, actor=ActorKind.STAF, staff_id=user.id, public=True,
-        note=f"Musyawarah desa {held_on.isoformat()}: {decision.value}",
-    ))
-    record(session, "musdes", user, region_code=complaint.desa_code, target=complaint.code,
-           detail={"keputusan": decision.value})
-    session.commit()
+    record_change(session, complaint, actor=ActorKind.STAF, kabar=None,
+                  note=f"Musyawarah desa {held_on.isoformat()}: {decision.value}", public=True, staff=user,
+                  audit="musdes", audit_detail={"keputusan": decision.value}, notify=False, now=now)
     return outcome
 
 

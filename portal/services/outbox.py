@@ -33,6 +33,7 @@ from portal.models.outbox import MessageChannel, MessageKind, MessageStatus, Out
 from portal.models.types import utcnow
 from portal.services.channels import Channel, DeliveryFailed, scrub
 from portal.services.pii import PiiVault
+from portal.services.unit_of_work import OUTBOX_QUEUED, announce
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def queue_message(session: Session, vault: PiiVault, *, kind: MessageKind | str,
     )
     session.add(message)
     session.flush()
+    announce(session, OUTBOX_QUEUED)  # the commit place wakes a delivery worker after the commit
     return message
 
 

@@ -448,12 +448,14 @@ def import_registry(
     today: dt.date | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
-    """Validate and import a registry CSV in one transaction; commit unless `dry_run`.
+    """Validate and import a registry CSV in the caller's transaction, and flush; never commit.
 
-    Raises `ImportStopped` (after rolling back) when the file as a whole is unusable: wrong
-    encoding, a missing column, no period, or no data rows. `on_issue` receives each rejected
-    row and each warning; `on_progress` receives (rows read, bytes read) after each chunk of
-    `chunk_rows` rows, the most that is held in memory at once.
+    The caller (the CLI command) commits the unit of work, or rolls it back for a dry run
+    (`dry_run` only leaves `batch_id` empty in the result) and on any exception: until then
+    readers see the old registry. Raises `ImportStopped` when the file as a whole is unusable:
+    wrong encoding, a missing column, no period, or no data rows. `on_issue` receives each
+    rejected row and each warning; `on_progress` receives (rows read, bytes read) after each
+    chunk of `chunk_rows` rows, the most that is held in memory at once.
     """
     today = today or dt.date.today()
     file_name = os.path.basename(os.fspath(path))
@@ -466,16 +468,10 @@ def import_registry(
                           on_issue=on_issue, on_progress=on_progress, today=today,
                           chunk_rows=chunk_rows)
         except UnicodeDecodeError:
-            session.rollback()
             raise ImportStopped(N_("Berkas bukan teks UTF-8. Simpan ulang sebagai CSV UTF-8.")) from None
-        except BaseException:
-            session.rollback()
-            raise
+    session.flush()
     if dry_run:
-        session.rollback()
         result.batch_id = None
-    else:
-        session.commit()
     return result
 
 

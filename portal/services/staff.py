@@ -130,7 +130,9 @@ def accounts_in_scope(session: Session, user: StaffUser) -> list[StaffUser]:
 
 def create_staff(session: Session, username: str, role: StaffRole, region_code: str | None, password: str,
                  *, nik_hash: bytes | None = None, by: StaffUser | None = None) -> StaffUser:
-    """Create an account; the region (dotted or not) must exist at the level the role needs. Commits."""
+    """Create an account; the region (dotted or not) must exist at the level the role needs.
+
+    Flushes; the caller commits."""
     username = normalise_username(username)
     region_code = normalise_region_code(region_code) if region_code else None
     if not _USERNAME.match(username):
@@ -154,7 +156,7 @@ def create_staff(session: Session, username: str, role: StaffRole, region_code: 
     session.flush()
     record(session, "akun_dibuat", by, target=username, region_code=region_code,
            detail={"role": role.value})
-    session.commit()
+    session.flush()
     return user
 
 
@@ -163,7 +165,7 @@ def get_staff(session: Session, username: str) -> StaffUser | None:
 
 
 def set_active(session: Session, user: StaffUser, active: bool, *, by: StaffUser | None = None) -> None:
-    """Disable (or enable) an account; disabling ends its sessions. Commits.
+    """Disable (or enable) an account; disabling ends its sessions. Flushes; the caller commits.
 
     A manager may change accounts they manage, never their own.
     """
@@ -174,17 +176,17 @@ def set_active(session: Session, user: StaffUser, active: bool, *, by: StaffUser
         session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
     record(session, "akun_aktif" if active else "akun_nonaktif", by, target=user.username,
            region_code=user.region_code)
-    session.commit()
+    session.flush()
 
 
 def reset_password(session: Session, user: StaffUser, password: str, *, by: StaffUser | None = None) -> None:
-    """Set a new password and end the account's sessions. Commits."""
+    """Set a new password and end the account's sessions. Flushes; the caller commits."""
     if problem := password_problem(password, user.username):
         raise StaffError(problem)
     user.password_hash = _hasher.hash(password)
     session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
     record(session, "sandi_direset", by, target=user.username, region_code=user.region_code)
-    session.commit()
+    session.flush()
 
 
 # -- login and sessions ---------------------------------------------------------------------
@@ -192,7 +194,7 @@ def reset_password(session: Session, user: StaffUser, password: str, *, by: Staf
 
 def check_password(session: Session, username: str, password: str, *, now: dt.datetime | None = None
                    ) -> StaffUser | None:
-    """The active user whose password this is, or None (audited). Commits.
+    """The active user whose password this is, or None (audited). Flushes; the caller commits.
 
     An unknown user costs the same hash as a wrong password. There is no lock: a lock would
     let anyone who knows a username keep its owner out (see services.login_throttle).
@@ -209,17 +211,19 @@ def check_password(session: Session, username: str, password: str, *, now: dt.da
         # What was typed for an unknown user is not kept: people type passwords into that field.
         record(session, "masuk_gagal", user, username=name if user else "(tidak dikenal)",
                region_code=user.region_code if user else None)
-        session.commit()
+        session.flush()
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-        session.commit()
+        session.flush()
     return user
 
 
 def open_session(session: Session, user: StaffUser, *, address_hash: bytes | None = None,
                  now: dt.datetime | None = None) -> str:
-    """Log a user in whose every factor was checked: a new server-side session; its token. Commits.
+    """Log a user in whose every factor was checked: a new server-side session; its token.
+
+    Flushes; the caller commits.
 
     The client's address (a keyed hash) is remembered for the account, so that later logins
     from it are not slowed by strangers' failures.
@@ -237,7 +241,7 @@ def open_session(session: Session, user: StaffUser, *, address_hash: bytes | Non
         session.execute(delete(StaffKnownAddress).where(
             StaffKnownAddress.staff_id == user.id, StaffKnownAddress.last_login_at < now - KNOWN_ADDRESS_FOR))
     record(session, "masuk", user, region_code=user.region_code)
-    session.commit()
+    session.flush()
     return token
 
 
@@ -265,17 +269,17 @@ def user_for_session(session: Session, token: str | None, *, now: dt.datetime | 
         return None
     if row.last_seen_at + SESSION_IDLE < now or not row.staff.active:
         session.delete(row)
-        session.commit()
+        session.flush()
         return None
     # Write at most once a minute: every staff page view need not be a database write.
     if now - row.last_seen_at > dt.timedelta(minutes=1):
         row.last_seen_at = now
-        session.commit()
+        session.flush()
     return row.staff
 
 
 def end_session(session: Session, token: str | None) -> None:
-    """Log out: the session is deleted on the server. Commits."""
+    """Log out: the session is deleted on the server. Flushes; the caller commits."""
     if token:
         session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
-        session.commit()
+        session.flush()

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from lokal import normalize_phone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -36,6 +34,7 @@ from portal.models import (
 )
 from portal.services.audit import record
 from portal.services.complaints import STATUS_LABELS
+from portal.services.contacts import normalise_contact
 from portal.services.outbox import queue_message
 from portal.services.pii import PiiVault
 from portal.services.staff import scope_condition
@@ -57,11 +56,10 @@ CHANNEL_LABELS: dict[MessageChannel, str] = {
 #: Codes listed in one e-mail digest; an SMS carries the count and the link only.
 DIGEST_CODES = 20
 LOCAL_ZONE = ZoneInfo("Asia/Jakarta")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
 
 class ContactRefused(UserFacingError):
-    """A contact that cannot receive notices."""
+    """A notice setting that cannot be kept (no channel chosen); a bad address is ContactInvalid."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,20 +99,6 @@ def _messenger(messenger: Messenger | None) -> Messenger:
 
 
 # -- contact and preferences --------------------------------------------------------------------
-
-
-def normalise_contact(channel: MessageChannel, address: str) -> str:
-    """The address as messages are sent to it: an e-mail lower-cased, a phone as +62…; raises
-    ContactRefused for one that is not an e-mail address / an Indonesian phone number."""
-    address = (address or "").strip()
-    if MessageChannel(channel) is MessageChannel.EMAIL:
-        if not _EMAIL.match(address) or len(address) > 200:
-            raise ContactRefused(N_("Alamat e-mail tidak dikenali. Contoh: nama@dinsos.go.id."))
-        return address.lower()
-    phone = normalize_phone(address)
-    if not phone or not phone.startswith("+62"):
-        raise ContactRefused(N_("Nomor HP tidak dikenali. Contoh: 0812 3456 7890."))
-    return phone
 
 
 def staff_contact(vault: PiiVault, user: StaffUser) -> tuple[MessageChannel, str] | None:

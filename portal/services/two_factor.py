@@ -72,7 +72,7 @@ def enrolment_secret(session: Session, vault: PiiVault, user: StaffUser) -> str:
         raise TwoFactorError(N_("Verifikasi dua langkah sudah aktif untuk akun ini."))
     if user.totp_secret_encrypted is None:
         user.totp_secret_encrypted = vault.encrypt(pyotp.random_base32(), _secret_field(user))
-        session.commit()
+        session.flush()
     return secret_of(vault, user)
 
 
@@ -112,7 +112,7 @@ def _recovery_hash(vault: PiiVault, user: StaffUser, code: str) -> bytes:
 def confirm_enrolment(session: Session, vault: PiiVault, user: StaffUser, typed: str,
                       *, now: dt.datetime | None = None) -> list[str]:
     """Turn the second factor on once the authenticator shows a right code; return the new
-    recovery codes (shown once, kept only hashed). Audited. Commits."""
+    recovery codes (shown once, kept only hashed). Audited. Flushes; the caller commits."""
     now = now or utcnow()
     secret = enrolment_secret(session, vault, user)
     step = _matching_step(secret, normalise_code(typed), now)
@@ -122,7 +122,7 @@ def confirm_enrolment(session: Session, vault: PiiVault, user: StaffUser, typed:
     user.totp_last_step = step
     codes = _replace_recovery_codes(session, vault, user)
     record(session, "2fa_didaftarkan", user, region_code=user.region_code)
-    session.commit()
+    session.flush()
     return codes
 
 
@@ -153,7 +153,7 @@ def verify(session: Session, vault: PiiVault, user: StaffUser, typed: str,
     """Check a login's second factor: a TOTP code not used before, or an unused recovery code.
 
     None when it is wrong (audited). Each code is spent in one conditional UPDATE, so two
-    requests with the same code cannot both pass. Commits.
+    requests with the same code cannot both pass. Flushes; the caller commits.
     """
     now = now or utcnow()
     code = normalise_code(typed)
@@ -168,7 +168,7 @@ def verify(session: Session, vault: PiiVault, user: StaffUser, typed: str,
             .values(totp_last_step=step)
         ).rowcount
         if spent == 1:
-            session.commit()
+            session.flush()
             return SecondFactor(by_recovery_code=False, recovery_codes_left=recovery_codes_left(session, user))
     elif len(code) == 10:
         spent = session.execute(
@@ -180,16 +180,16 @@ def verify(session: Session, vault: PiiVault, user: StaffUser, typed: str,
         if spent == 1:
             left = recovery_codes_left(session, user)
             record(session, "2fa_kode_pemulihan", user, region_code=user.region_code, detail={"sisa": left})
-            session.commit()
+            session.flush()
             return SecondFactor(by_recovery_code=True, recovery_codes_left=left)
     record(session, "2fa_gagal", user, region_code=user.region_code)
-    session.commit()
+    session.flush()
     return None
 
 
 def reset(session: Session, user: StaffUser, *, by: StaffUser | None = None) -> None:
     """Remove the user's second factor and recovery codes and end their sessions; a user who
-    needs one enrols again at the next login. Audited. Commits.
+    needs one enrols again at the next login. Audited. Flushes; the caller commits.
 
     A manager may reset accounts they manage, never their own.
     """
@@ -201,4 +201,4 @@ def reset(session: Session, user: StaffUser, *, by: StaffUser | None = None) -> 
     session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == user.id))
     session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
     record(session, "2fa_direset", by, target=user.username, region_code=user.region_code)
-    session.commit()
+    session.flush()

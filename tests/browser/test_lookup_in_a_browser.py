@@ -49,6 +49,7 @@ def live_portal(app, tmp_path) -> Iterator[str]:
         rows = [make_row(1, name="Siti Aminah", desil="3")]
         import_registry(db.session, served.extensions["pii_vault"], write_csv(tmp_path / "r.csv", rows),
                         imported_by="t", period="2025-Q4", today=TODAY)
+        db.session.commit()  # the import flushes; its command commits
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -77,6 +77,7 @@ def test_a_real_import_running_beside_a_lookup_loop_gives_no_5xx(impatient_app, 
         with Session(engine) as session:
             import_registry(session, impatient_app.extensions["pii_vault"], extract, imported_by="t",
                             period="2026-Q1", today=TODAY)
+            session.commit()  # the import flushes; its command commits
 
     worker = threading.Thread(target=run_import)
     client = impatient_app.test_client()

@@ -65,6 +65,7 @@ def two_hosts(production_database, test_regions, tmp_path_factory):
         db.session.commit()
         import_registry(db.session, app.extensions["pii_vault"], write_csv(tmp_path / "r.csv", [make_row(1)]),
                         imported_by="t", period="2025-Q4", today=TODAY)
+        db.session.commit()  # the import flushes; its command commits
         db.engine.dispose()
     hosts, logs = [], []
     for n in range(2):

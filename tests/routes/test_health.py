@@ -12,6 +12,7 @@ from flask import Flask
 from config import TestConfig
 from portal import create_app
 from portal.services.captcha import ChallengePurpose
+from portal.services.complaint_changes import stop_token
 from tests.conftest import limited_app
 
 
@@ -60,7 +61,8 @@ def strict_app(app: Flask):
 def _public_get_paths(app: Flask, challenge: str) -> list[str]:
     """Every GET route outside the staff area and the health checks, with sample arguments."""
     samples = {"code": "32.04", "challenge_id": challenge}
-    per_endpoint = {"language.choose": {"code": "en"}}
+    per_endpoint = {"language.choose": {"code": "en"}, "kabar.track_link": {"code": "ADU-7K2M-9QXP"},
+                    "kabar.stop": {"token": stop_token(app.extensions["pii_vault"], "ADU-7K2M-9QXP")}}
     adapter = app.url_map.bind("localhost")
     return [
         adapter.build(rule.endpoint, {arg: per_endpoint.get(rule.endpoint, samples)[arg] for arg in rule.arguments})

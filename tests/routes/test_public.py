@@ -29,6 +29,7 @@ def registry(app, session, vault, tmp_path):
     ]
     import_registry(session, vault, write_csv(tmp_path / "r.csv", rows), imported_by="t",
                     period="2025-Q4", today=TODAY)
+    session.commit()  # the import flushes; its command commits
     session.close()
     return rows
 

@@ -272,6 +272,7 @@ def test_registry_matches_and_related_complaints_stay_inside_the_scope(app, sess
     far_away = make_row(7, desa=DESA_C, name="Orang Kupang")
     import_registry(session, vault, write_csv(tmp_path / "r.csv", [far_away]), imported_by="t", period="2025-Q4",
                     today=TODAY)
+    session.commit()  # the import flushes; its command commits
     complaint = session.scalars(select(Complaint).where(Complaint.code == world["inside"])).one()
     complaint.subject_nik_hash = vault.digest(far_away["nik"])  # a complaint naming a NIK registered elsewhere
     session.commit()

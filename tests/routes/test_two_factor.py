@@ -98,6 +98,7 @@ def test_a_recovery_code_works_once(app, session):
     user = make_staff(session, "dinsos", "kabupaten", "32.04", two_factor=False)
     secret = two_factor.enrolment_secret(session, fixed_vault(), user)
     codes = two_factor.confirm_enrolment(session, fixed_vault(), user, pyotp.TOTP(secret).now())
+    session.commit()  # services flush; the caller's unit of work commits
     session.close()
     client = app.test_client()
     password_step(client, "dinsos")

@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select
 
 from portal.extensions import db
 from portal.models import ActorKind, Complaint, ComplaintEvent, ComplaintKind, ComplaintStatus, Evidence
+from portal.services import unit_of_work
 from portal.services.complaints import (
     CODE_ALPHABET,
     ComplaintDraft,
@@ -51,8 +52,16 @@ def photo() -> object:
 
 
 def file(session, vault, tmp_path: Path, the_draft=None, images=(), key="form-1", **kwargs):
-    return file_complaint(session, vault, the_draft or draft(), list(images), idempotency_key=key,
-                          upload_dir=tmp_path / "uploads", sanggah_limit=kwargs.pop("sanggah_limit", 3), **kwargs)
+    """File in a unit of work of its own, committed as the end of a request commits it."""
+    try:
+        result = file_complaint(session, vault, the_draft or draft(), list(images), idempotency_key=key,
+                                upload_dir=tmp_path / "uploads", sanggah_limit=kwargs.pop("sanggah_limit", 3),
+                                **kwargs)
+        unit_of_work.commit(session)
+    except BaseException as error:
+        unit_of_work.rollback(session, unit_of_work.RollbackCause(error))
+        raise
+    return result
 
 
 def count(session, model) -> int:

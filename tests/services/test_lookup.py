@@ -20,6 +20,7 @@ def registry(session, vault, tmp_path):
     ]
     import_registry(session, vault, write_csv(tmp_path / "r.csv", rows), imported_by="t",
                     period="2025-Q4", today=TODAY)
+    session.commit()  # the import flushes; its command commits
     return rows
 
 
@@ -85,6 +86,7 @@ def neighbours(session, vault, tmp_path):
     ]
     import_registry(session, vault, write_csv(tmp_path / "n.csv", rows), imported_by="t",
                     period="2025-Q4", today=TODAY)
+    session.commit()  # the import flushes; its command commits
     return rows
 
 
@@ -155,6 +157,7 @@ def test_a_new_import_is_never_answered_from_the_names_of_the_old_one(session, v
     rows = [make_row(1, name="Rahmat Hidayat", sex="L")]
     import_registry(session, vault, write_csv(tmp_path / "new.csv", rows), imported_by="t",
                     period="2026-Q1", today=TODAY)
+    session.commit()  # the import flushes; its command commits
     assert find_people(session, DESA_A, "Paris Agusrina").outcome is LookupOutcome.NOT_FOUND
     (person,) = find_people(session, DESA_A, "Ramat Hidayat", today=TODAY).people
     assert person.spelling_differs and person.data_period == "2026-Q1"

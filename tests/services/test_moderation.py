@@ -98,6 +98,7 @@ def test_two_sessions_moving_at_once_cannot_both_win(app, vault):
         version = one.version
         moderation.move_complaint(first, first.merge(operator), one, S.SELESAI, "Sudah diverifikasi.",
                                   expected_version=version)
+        first.commit()  # the first request's unit of work ends
         with pytest.raises(moderation.StaleComplaint):
             moderation.move_complaint(two_session, two_session.merge(other), two, S.DITOLAK, "Tidak layak.",
                                       expected_version=version)

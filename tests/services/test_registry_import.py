@@ -21,10 +21,19 @@ from tests.conftest import COLUMNS, DESA_A, DESA_B, DESA_C, TODAY, make_row, wri
 
 
 def run(session, vault, path: Path, **kwargs):
+    """Import as `flask registry import` does: one unit of work, rolled back for a dry run or a failure."""
     issues: list[RowIssue] = []
     kwargs.setdefault("period", "2025-Q4")
-    result = import_registry(session, vault, path, imported_by="test", today=TODAY,
-                             on_issue=issues.append, **kwargs)
+    try:
+        result = import_registry(session, vault, path, imported_by="test", today=TODAY,
+                                 on_issue=issues.append, **kwargs)
+    except BaseException:
+        session.rollback()
+        raise
+    if kwargs.get("dry_run"):
+        session.rollback()
+    else:
+        session.commit()
     return result, issues
 
 

@@ -18,10 +18,10 @@ from portal.models import (
     OutboxMessage,
     StaffUser,
 )
+from portal.services.contacts import ContactInvalid
 from portal.services.followup import complainant_contact, send_followups
 from portal.services.outbox import RECIPIENT_FIELD
 from portal.services.staff_notifications import (
-    ContactRefused,
     Messenger,
     mask_address,
     notify_staff_of_new,
@@ -81,10 +81,10 @@ def test_a_contact_is_encrypted_at_rest_normalised_and_masked(app, session, vaul
     assert staff_contact(vault, user) == (MessageChannel.WHATSAPP, "+6281234567890")
     assert mask_address("+6281234567890") == "+628******7890"
     assert mask_address("budi.s@dinsos.go.id") == "bu***@di***.id"
-    with pytest.raises(ContactRefused):
+    with pytest.raises(ContactInvalid):
         set_preferences(session, vault, user, channel="sms", address="021 555", notify_new=NewComplaintNotice.TIDAK,
                         notify_overdue=False)
-    with pytest.raises(ContactRefused):
+    with pytest.raises(ContactInvalid):
         set_preferences(session, vault, user, channel="email", address="bukan-email",
                         notify_new=NewComplaintNotice.TIDAK, notify_overdue=False)
     set_preferences(session, vault, user, channel=None, address="", notify_new=NewComplaintNotice.TIDAK,

@@ -5,8 +5,8 @@ A complaint left `diterima`/`ditinjau` too long is raised to the kecamatan, then
 once. Staff accounts get an encrypted contact and how they want to hear of new and overdue
 complaints.
 
-Revision ID: 0009_escalation
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 14:20:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_escalation'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
