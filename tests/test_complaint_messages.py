@@ -16,7 +16,7 @@ from portal.jobs import deliver_app_outbox
 from portal.models import Complaint, MessageKind, MessageStatus, OutboxMessage
 from portal.routes import staff as staff_routes
 from portal.services.complaint_changes import contact_hash, stop_token
-from portal.services.outbox import SMS_LENGTH
+from portal.services.outbox import RECIPIENT_FIELD, SMS_LENGTH
 from tests.conftest import DESA_A, login, make_staff
 from tests.messaging import Gateway, SmtpServer
 from tests.routes.test_complaints import VALID, form_page, submit
@@ -266,3 +266,17 @@ def test_with_the_longest_base_url_the_longest_status_still_fits_an_sms(vault):
     for kind, status in sent:
         _, body = compose(kabar, "ADU-7K2M-9QXP", status, kind, "Catatan " * 30, MessageChannel.SMS)
         assert len(body) <= SMS_LENGTH and kabar.stop_link("ADU-7K2M-9QXP") in body, body
+
+
+def test_filing_tells_the_desa_operator_who_asked_at_once_and_nobody_else(kabar_app, session, vault, smtp):
+    from portal.models import NewComplaintNotice
+    from tests.services.test_staff_notifications import staff_with
+
+    staff_with(session, vault, "op.segera", "desa", DESA_A, new=NewComplaintNotice.SEGERA)
+    staff_with(session, vault, "op.ringkas", "desa", DESA_A, new=NewComplaintNotice.HARIAN)
+    staff_with(session, vault, "op.lain", "desa", "32.04.05.2002", new=NewComplaintNotice.SEGERA)
+    code = file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    [notice] = [m for m in messages(session) if m.kind is MessageKind.STAFF_NEW]
+    assert vault.decrypt(notice.recipient_encrypted, RECIPIENT_FIELD) == "op.segera@dinsos.go.id"
+    assert code in notice.body and f"{BASE}/staf/aduan/{code}" in notice.body
+    assert_nothing_personal([notice.subject, notice.body])

@@ -122,8 +122,8 @@ def record_change(session: Session, complaint: Complaint, *, actor: ActorKind, k
                            note=note, public=public)
     complaint.events.append(event)
     if audit is not None:
-        record(session, audit, staff, region_code=complaint.desa_code, target=complaint.code,
-               detail=audit_detail)
+        record(session, audit, staff, username=None if staff else actor.value, region_code=complaint.desa_code,
+               target=complaint.code, detail=audit_detail)
     if notify is None:
         notify = public and to_status is not None
     if public and notify and _wants_news(complaint):
@@ -139,6 +139,14 @@ def _wants_news(complaint: Complaint) -> bool:
     return complaint.contact_encrypted is not None and complaint.contact_stopped_at is None
 
 
+def complainant_contact(vault: PiiVault, complaint: Complaint) -> tuple[MessageChannel, str] | None:
+    """The channel and address the complainant asked news at, in clear; None without one or
+    after a stop."""
+    if not _wants_news(complaint):
+        return None
+    return MessageChannel(complaint.contact_channel), vault.decrypt(complaint.contact_encrypted, CONTACT_FIELD)
+
+
 def _kind_of(previous: ComplaintStatus | None, to: ComplaintStatus | None) -> MessageKind:
     if previous is None and to is ComplaintStatus.DITERIMA:
         return MessageKind.RECEIPT
@@ -149,10 +157,11 @@ def _kind_of(previous: ComplaintStatus | None, to: ComplaintStatus | None) -> Me
 
 def _queue_news(session: Session, kabar: Kabar, complaint: Complaint, kind: MessageKind, note: str,
                 now: dt.datetime) -> None:
-    channel = MessageChannel(complaint.contact_channel)
+    contact = complainant_contact(kabar.vault, complaint)
+    assert contact is not None  # _wants_news
+    channel, recipient = contact
     subject, body = compose(kabar, complaint.code, complaint.status, kind, note, channel)
-    queue_message(session, kabar.vault, kind=kind, channel=channel,
-                  recipient=kabar.vault.decrypt(complaint.contact_encrypted, CONTACT_FIELD),
+    queue_message(session, kabar.vault, kind=kind, channel=channel, recipient=recipient,
                   subject=subject, body=body, complaint_id=complaint.id, now=now)
 
 

@@ -280,6 +280,10 @@ def file_complaint(
         # A concurrent twin won the race (same form, or same open subject): the caller rolls
         # back and answers with the twin's code (`answer_raced_filing`).
         raise FilingRaced(idempotency_key, nik_hash, draft.kind, subject_key) from error
+    if kabar is not None:
+        from portal.services.staff_notifications import Messenger, notify_staff_of_new  # it reads our labels
+
+        notify_staff_of_new(session, complaint, Messenger(kabar.vault, kabar.base_url))
     return FilingResult(complaint.code, created=True)
 
 

@@ -26,13 +26,12 @@ from portal.i18n import N_
 from portal.models import (
     ActorKind,
     Complaint,
-    ComplaintEvent,
     ComplaintStatus,
     EscalationLevel,
     StaffRole,
     utcnow,
 )
-from portal.services.audit import record
+from portal.services.complaint_changes import Kabar, record_change
 from portal.services.staff_notifications import Messenger, notify_escalation
 
 #: The states in which a complaint waits for the desa's first decision.
@@ -82,19 +81,6 @@ def escalation_note(level: EscalationLevel, days: int) -> str:
         return _("Diteruskan otomatis ke kabupaten/kota karena melewati %(days)s hari", days=days)
 
 
-def record_system_change(session: Session, complaint: Complaint, *, note: str, action: str,
-                         detail: dict[str, str], now: dt.datetime) -> None:
-    """The system's change to a complaint: its public timeline event and its audit entry.
-
-    The one place this module writes both (to be replaced by the shared `record_change` of the
-    unit of work); flushes."""
-    session.add(ComplaintEvent(complaint_id=complaint.id, created_at=now, actor=ActorKind.SISTEM,
-                               note=note, public=True))
-    record(session, action, None, username="sistem", region_code=complaint.desa_code, target=complaint.code,
-           detail=detail)
-    session.flush()
-
-
 def _raise(session: Session, complaint_id: int, level: EscalationLevel, now: dt.datetime) -> bool:
     """Raise one complaint to `level` if it is still waiting at a lower level; False if another
     sweep (or a staff decision) got there first. The version is not bumped: a staff member's
@@ -136,8 +122,10 @@ def escalate_overdue(session: Session, messenger: Messenger, rules: EscalationRu
             if not _raise(session, complaint_id, level, now):
                 continue
             complaint = session.get(Complaint, complaint_id, populate_existing=True)
-            record_system_change(session, complaint, note=escalation_note(level, days), action="aduan_dieskalasi",
-                                 detail={"ke": level.value, "hari": str(days)}, now=now)
+            # Public on lacak, and told to a complainant who asked for news.
+            record_change(session, complaint, actor=ActorKind.SISTEM, kabar=Kabar(messenger.vault, messenger.base_url),
+                          note=escalation_note(level, days), public=True, audit="aduan_dieskalasi",
+                          audit_detail={"ke": level.value, "hari": str(days)}, notify=True, now=now)
             report.notices += notify_escalation(session, complaint, _LEVELS[level][1],
                                                 level_region(complaint.desa_code, level), days, messenger)
             setattr(report, level.value, getattr(report, level.value) + 1)

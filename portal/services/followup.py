@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import Complaint, ComplaintEvent, ComplaintStatus, MessageChannel, MessageKind, utcnow
+from portal.models import Complaint, ComplaintEvent, ComplaintStatus, MessageKind, utcnow
+from portal.services.complaint_changes import complainant_contact
 from portal.services.complaints import REOPEN_WINDOW
 from portal.services.outbox import queue_message
 from portal.services.staff_notifications import Messenger
-
-ContactOf = Callable[[Complaint], "tuple[MessageChannel, str] | None"]
-
-
-def complainant_contact(complaint: Complaint) -> tuple[MessageChannel, str] | None:
-    """The channel and address the complainant opted in with, or None.
-
-    Always None until the complainant's opt-in contact lands (migration 0009_complaint_contact
-    of the unit-of-work branch): then this reads and decrypts it, and honours a stop."""
-    return None
 
 
 @dataclasses.dataclass
@@ -49,7 +39,7 @@ def followup_body(messenger: Messenger, code: str) -> str:
 
 
 def send_followups(session: Session, messenger: Messenger, *, after_days: int = 7,
-                   now: dt.datetime | None = None, contact_of: ContactOf = complainant_contact) -> FollowupReport:
+                   now: dt.datetime | None = None) -> FollowupReport:
     """Ask each complainant with a contact whose complaint became `selesai` at least `after_days`
     ago (and within the reopen window) whether it is settled; once per complaint. Flushes."""
     now = now or utcnow()
@@ -68,7 +58,7 @@ def send_followups(session: Session, messenger: Messenger, *, after_days: int = 
         .order_by(Complaint.id)
     ).all()
     for complaint in due:
-        contact = contact_of(complaint)
+        contact = complainant_contact(messenger.vault, complaint)
         if contact is None:
             report.without_contact += 1
             continue

@@ -12,14 +12,16 @@ from portal.models import (
     Complaint,
     ComplaintEvent,
     ComplaintStatus,
+    ContactChannel,
     MessageChannel,
     MessageKind,
     NewComplaintNotice,
     OutboxMessage,
     StaffUser,
 )
+from portal.services.complaint_changes import CONTACT_FIELD, complainant_contact, contact_hash
 from portal.services.contacts import ContactInvalid
-from portal.services.followup import complainant_contact, send_followups
+from portal.services.followup import send_followups
 from portal.services.outbox import RECIPIENT_FIELD
 from portal.services.staff_notifications import (
     Messenger,
@@ -164,10 +166,10 @@ def test_the_follow_up_asks_once_a_week_after_selesai_and_only_within_the_reopen
     _resolved(session, vault, 5, subject="Ahmad Yani")  # too soon
     _resolved(session, vault, 31, subject="Cici Paramida")  # past the reopen window
 
-    def contact(c):
-        return (MessageChannel.SMS, "+6281234567890")
-
-    report = send_followups(session, messenger, after_days=7, now=NOW, contact_of=contact)
+    for asked_news in (due, session.get(Complaint, due.id + 1), session.get(Complaint, due.id + 2)):
+        _ask_news(asked_news, vault)
+    session.commit()
+    report = send_followups(session, messenger, after_days=7, now=NOW)
     session.commit()
     assert report.asked == 1
     [question] = outbox(session)
@@ -175,17 +177,28 @@ def test_the_follow_up_asks_once_a_week_after_selesai_and_only_within_the_reopen
     assert due.code in question.body and "https://portal.example/aduan/lacak" in question.body
     assert len(question.body) <= 160
     assert_nothing_personal([question])
-    assert send_followups(session, messenger, after_days=7, now=NOW, contact_of=contact).asked == 0
+    assert send_followups(session, messenger, after_days=7, now=NOW).asked == 0
     assert len(outbox(session)) == 1
 
 
-def test_without_the_complainant_contact_nobody_is_asked_yet(app, session, vault, messenger):
-    due = _resolved(session, vault, 8)
-    assert complainant_contact(due) is None
+def test_a_complainant_without_news_or_who_stopped_it_is_not_asked(app, session, vault, messenger):
+    silent = _resolved(session, vault, 8)
+    stopped = _resolved(session, vault, 8, subject="Ahmad Yani")
+    _ask_news(stopped, vault)
+    stopped.contact_stopped_at = NOW - dt.timedelta(days=2)
+    session.commit()
+    assert complainant_contact(vault, silent) is None and complainant_contact(vault, stopped) is None
     report = send_followups(session, messenger, after_days=7, now=NOW)
-    assert (report.asked, report.without_contact) == (0, 1)
+    assert (report.asked, report.without_contact) == (0, 2)
     assert outbox(session) == []
-    assert due.followup_sent_at is None  # asked once the contact exists
+
+
+def _ask_news(filed: Complaint, vault) -> None:
+    """The complainant ticked "Kabari saya" with an SMS number."""
+    filed.contact_channel = ContactChannel.SMS
+    filed.contact_encrypted = vault.encrypt("+6281234567890", CONTACT_FIELD)
+    filed.contact_hash = contact_hash(vault, "+6281234567890")
+    filed.contact_consent_at = NOW - dt.timedelta(days=40)
 
 
 def test_notify_staff_of_new_reads_the_apps_settings_when_called_from_the_filing_path(app, session, vault):
