@@ -96,6 +96,9 @@ class Config:
     AUDIO_PER_CHALLENGE_LIMIT = os.environ.get("AUDIO_PER_CHALLENGE_LIMIT", "3 per 30 minutes")
     COMPLAINT_LIMIT = os.environ.get("COMPLAINT_LIMIT", "5/minute;30/day")
     TRACK_LIMIT = os.environ.get("TRACK_LIMIT", "10/minute;100/day")
+    # Lost tracking codes sent again to one phone number or e-mail address, from all addresses
+    # together: enough for a complainant, too few to flood someone's phone.
+    CODE_RESEND_LIMIT = os.environ.get("CODE_RESEND_LIMIT", "3/day")
     # Staff login: attempts per address; and failures per username (any address) after which
     # a client that never logged in to that account must solve a captcha (never a lock).
     LOGIN_LIMIT = os.environ.get("LOGIN_LIMIT", "10/minute;50/day")

@@ -431,6 +431,23 @@ class TrackForm(PortalForm):
         field.data = code
 
 
+class LostCodeForm(CaptchaForm):
+    """A lost tracking code: the phone number or e-mail address given for news when filing."""
+
+    kontak = StringField(
+        _l("Nomor HP atau alamat e-mail yang Anda tulis untuk kabar saat mengadu"),
+        validators=[InputRequired(_l("Tulis nomor HP atau alamat e-mail.")), Length(max=254)],
+    )
+
+    def validate_kontak(self, field: StringField) -> None:
+        from portal.services.code_resend import contact_of
+
+        try:  # what was typed stays in the field; the route normalises it again
+            contact_of(field.data)
+        except ContactInvalid as refused:
+            raise ValidationError(_l(refused.message)) from None
+
+
 class StopNewsForm(PortalForm):
     """Confirms a stop link from a message: nothing but the CSRF token."""
 

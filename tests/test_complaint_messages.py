@@ -1,6 +1,7 @@
-"""Kabar to complainants: filing and moving a complaint send the right messages, through a real
-SMTP server and a real HTTP gateway stand-in on loopback; nothing for a change that rolled back;
-nothing personal in any body; the stop link is honoured; the form keeps what was typed."""
+"""Kabar to complainants: filing and moving a complaint send the right messages, and a lost code is
+sent again, through a real SMTP server and a real HTTP gateway stand-in on loopback; nothing for a
+change that rolled back; nothing personal in any body; the stop link is honoured; the form keeps
+what was typed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from portal.models import Complaint, MessageKind, MessageStatus, OutboxMessage
 from portal.routes import staff as staff_routes
 from portal.services.complaint_changes import contact_hash, stop_token
 from portal.services.outbox import RECIPIENT_FIELD, SMS_LENGTH
-from tests.conftest import DESA_A, login, make_staff
+from tests.conftest import DESA_A, limited_app, login, make_staff
 from tests.messaging import Gateway, SmtpServer
 from tests.routes.test_complaints import VALID, form_page, submit
+from tests.routes.test_public import solve
 
 BASE = "https://cekbansos.example.go.id"
 PHONE_TYPED, PHONE = "0812-3456-7890", "+6281234567890"
@@ -280,3 +282,86 @@ def test_filing_tells_the_desa_operator_who_asked_at_once_and_nobody_else(kabar_
     assert vault.decrypt(notice.recipient_encrypted, RECIPIENT_FIELD) == "op.segera@dinsos.go.id"
     assert code in notice.body and f"{BASE}/staf/aduan/{code}" in notice.body
     assert_nothing_personal([notice.subject, notice.body])
+
+
+# -- a lost code sent again ---------------------------------------------------------------
+
+SENT = "Permintaan diterima"
+
+
+def ask(app, client, contact: str, **changes):
+    page = client.get("/aduan/lupa-kode").text
+    return client.post("/aduan/lupa-kode", data={"kontak": contact, **solve(app, page), **changes})
+
+
+def resent(session) -> list[OutboxMessage]:
+    return [m for m in messages(session) if m.kind is MessageKind.CODE_RESEND]
+
+
+def test_a_lost_code_goes_again_to_the_phone_given_for_news(kabar_app, session, vault, gateway):
+    client = kabar_app.test_client()
+    code = file_with_news(kabar_app, client, "sms", PHONE_TYPED)
+    response = ask(kabar_app, kabar_app.test_client(), "+62 812 3456 7890")  # typed another way
+    assert response.status_code == 200 and SENT in response.text and code not in response.text
+    [message] = resent(session)
+    assert vault.decrypt(message.recipient_encrypted, RECIPIENT_FIELD) == PHONE
+    deliver_app_outbox(kabar_app)
+    texts = [request.fields["message"] for request in gateway.delivered()]
+    assert any(code in text and "STOP" in text for text in texts)
+    assert_nothing_personal(texts)
+
+
+def test_an_email_contact_gets_every_recent_code_by_email(kabar_app, session, smtp):
+    client = kabar_app.test_client()
+    first = file_with_news(kabar_app, client, "email", EMAIL)
+    other = kabar_app.test_client()
+    assert submit(kabar_app, other, kabar_saluran="email", kabar_alamat=EMAIL.upper(), kabar_setuju="y",
+                  jenis="usul", subjek_nama="Siti Rahmawati",
+                  uraian="Bu Siti janda lansia tinggal sendiri dan belum pernah menerima bantuan apa pun.",
+                  ).status_code == 303
+    second = re.search(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}", other.get("/aduan/terkirim").text).group(0)
+    ask(kabar_app, kabar_app.test_client(), EMAIL.lower())
+    [message] = resent(session)
+    assert message.body.index(second) < message.body.index(first)  # newest first
+    assert_nothing_personal([message.subject, message.body])
+
+
+def test_the_page_answers_the_same_whether_or_not_the_contact_filed(kabar_app, session):
+    file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    known = ask(kabar_app, kabar_app.test_client(), PHONE_TYPED)
+    unknown = ask(kabar_app, kabar_app.test_client(), "0813-1111-2222")
+    assert known.status_code == unknown.status_code == 200
+    assert SENT in unknown.text
+    assert known.text.replace(PHONE_TYPED, "") == unknown.text.replace("0813-1111-2222", "")
+    assert len(resent(session)) == 1
+
+
+def test_a_wrong_captcha_or_a_bad_contact_sends_nothing_and_keeps_what_was_typed(kabar_app, session):
+    file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    wrong = ask(kabar_app, kabar_app.test_client(), PHONE_TYPED, captcha_jawaban="000000")
+    assert SENT not in wrong.text and "Angka tidak sesuai" in wrong.text and PHONE_TYPED in wrong.text
+    bad = ask(kabar_app, kabar_app.test_client(), "bukan nomor")
+    assert SENT not in bad.text and "Nomor HP seluler tidak dikenali" in bad.text and "bukan nomor" in bad.text
+    assert resent(session) == []
+
+
+def test_a_stopped_contact_is_sent_nothing(kabar_app, session, vault):
+    code = file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    assert kabar_app.test_client().post(f"/s/{stop_token(vault, code)}").status_code == 200
+    assert SENT in ask(kabar_app, kabar_app.test_client(), PHONE_TYPED).text
+    assert resent(session) == []
+
+
+def test_many_addresses_cannot_flood_one_phone(kabar_app, session):
+    file_with_news(kabar_app, kabar_app.test_client(), "sms", PHONE_TYPED)
+    with limited_app(kabar_app, CODE_RESEND_LIMIT="3/day", TRACK_LIMIT="100/minute", PAGE_LIMIT="100/minute",
+                     PUBLIC_BASE_URL=kabar_app.config["PUBLIC_BASE_URL"]) as limited:
+        for n in range(6):
+            client = limited.test_client()
+            address = {"REMOTE_ADDR": f"198.51.100.{n + 1}"}
+            page = client.get("/aduan/lupa-kode", environ_base=address).text
+            response = client.post("/aduan/lupa-kode", environ_base=address,
+                                   data={"kontak": PHONE_TYPED, **solve(limited, page)})
+            assert SENT in response.text  # the same answer, sent or not
+    assert len(resent(session)) == 3
+    assert session.scalars(select(OutboxMessage)).all()  # the receipt is still there too

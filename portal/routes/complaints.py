@@ -11,11 +11,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db, limiter
-from portal.forms import MAX_PHOTOS, ComplaintForm, ReopenForm, TrackForm
+from portal.forms import MAX_PHOTOS, ComplaintForm, LostCodeForm, ReopenForm, TrackForm
 from portal.models import ComplaintKind, ContactChannel, CorrectionField
 from portal.routes import unit_of_work
-from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.routes.common import (
+    captcha_solved,
+    kabar,
+    limit,
+    new_captcha,
+    no_store,
+    pii_vault,
+    upload_dir,
+    within_shared_limit,
+)
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
+from portal.services.code_resend import contact_of, resend_codes
 from portal.services.complaint_changes import normalise_contact
 from portal.services.complaints import (
     KIND_LABELS,
@@ -281,3 +291,36 @@ def reopen():
             message = _(refused.message)
     view = track_complaint(db.session, form.kode.data or "")
     return _track_page(form, view, looked_up=True, reopen_form=reopen_form, message=message)
+
+
+def _lost_code_page(form: LostCodeForm, *, sent: bool = False, status: int = 200, notice: str | None = None):
+    if not sent:
+        new_captcha(form, ChallengePurpose.LOST_CODE)
+    page = render_template("complaints/lost_code.html", form=form, sent=sent, notice=notice)
+    return no_store(make_response(page, status))
+
+
+@bp.route("/lupa-kode", methods=["GET", "POST"])
+@limiter.limit(limit("TRACK_LIMIT"), methods=["POST"])
+@limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
+def lost_code():
+    """Send a lost tracking code again, to the contact given for news; the same answer either way."""
+    if request.method == "GET":
+        return _lost_code_page(LostCodeForm(formdata=None))
+    form = LostCodeForm()
+    if request.form.get("gambar_baru"):
+        return _lost_code_page(form)
+    fields_ok = form.validate()
+    try:
+        solved = captcha_solved(form, ChallengePurpose.LOST_CODE)
+    except CaptchaUnavailable:
+        return _lost_code_page(form, status=503, notice=_("Layanan sedang gangguan. Isian Anda masih ada di "
+                                                          "bawah; coba kirim lagi beberapa menit lagi."))
+    if not (fields_ok and solved):
+        return _lost_code_page(form)
+    contact = contact_of(form.kontak.data)
+    # One contact is sent codes a few times a day at most, whoever asks: the page still says
+    # the same, so that it tells nobody whether this contact filed anything.
+    if within_shared_limit("CODE_RESEND_LIMIT", "contact", pii_vault().digest(contact).hex()[:32]):
+        resend_codes(db.session, kabar(), contact)
+    return _lost_code_page(form, sent=True)

@@ -49,6 +49,7 @@ class ChallengePurpose(enum.StrEnum):
     DESIL = "desil"  # a pass from a found lookup, bound to its desa and name
     COMPLAINT = "aduan"
     LOGIN = "masuk"
+    LOST_CODE = "kode"  # a lost tracking code sent again to the complainant's contact
 
 
 #: How long a challenge can be answered: filling a complaint takes longer than a lookup.
@@ -57,6 +58,7 @@ CHALLENGE_TTL = {
     ChallengePurpose.DESIL: dt.timedelta(minutes=5),
     ChallengePurpose.COMPLAINT: dt.timedelta(minutes=30),
     ChallengePurpose.LOGIN: dt.timedelta(minutes=5),
+    ChallengePurpose.LOST_CODE: dt.timedelta(minutes=10),
 }
 
 
