@@ -102,6 +102,12 @@ def _lookup_was_solved(_response) -> bool:
     return g.get("lookup_solved", False)
 
 
+#: Names one solved captcha looks up in one desa: the first and this many more, each through a
+#: pass of the lookup before it (a resident checking the rest of the family).
+NEXT_LOOKUPS_PER_CAPTCHA = 3
+_ALLOWANCES = frozenset(str(n) for n in range(NEXT_LOOKUPS_PER_CAPTCHA))
+
+
 @bp.post("/cek")
 @limiter.limit(limit("LOOKUP_LIMIT"))
 @limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key, deduct_when=_lookup_was_solved)
@@ -112,25 +118,29 @@ def check():
     if "desa" not in form.regions and not region_errors:
         region_errors["desa"] = _("Pilih desa/kelurahan tempat tinggal sesuai KTP.")
     if not fields_ok or region_errors:
-        malformed = any(name not in request.form for name in ("nama", "desa", "captcha_id")) or any(
-            request.form.get(name) for name in region_errors
-        )
+        malformed = any(name not in request.form for name in ("nama", "desa")) or not (
+            "captcha_id" in request.form or form.lanjutan.data
+        ) or any(request.form.get(name) for name in region_errors)
         return _lookup_page(form, region_errors, 400 if malformed else 200)
+    desa = form.regions["desa"]
     try:
-        solved = captcha_solved(form, ChallengePurpose.LOOKUP)
+        solved = _proved(form, desa.code)
     except CaptchaUnavailable:
         return _lookup_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
-    if not solved:
+    if solved is None:
         return _lookup_page(form, region_errors)
 
     g.lookup_solved = True
-    desa = form.regions["desa"]
     result = find_people(read_session(), desa.code, form.nama.data)
+    next_lookup = _next_lookup_form(form.regions, solved)
     if result.outcome is LookupOutcome.FULL_NAME_NEEDED:
+        # The answer the captcha bought is "a fuller name": the next try needs no new captcha.
         form.nama.errors = [*form.nama.errors, _(
-            "Tidak ada yang bernama persis satu kata ini di desa yang dipilih. "
-            "Tulis nama lengkap sesuai KTP, termasuk nama belakang."
+            "Tulis nama lengkap sesuai KTP, termasuk nama belakang: tidak ada yang terdaftar "
+            "hanya dengan satu kata ini di desa yang dipilih."
         )]
+        form.lanjutan.data, form.sisa.data = (next_lookup.lanjutan.data, next_lookup.sisa.data) if next_lookup \
+            else ("", "")
         return _lookup_page(form, region_errors)
     template = {
         LookupOutcome.FOUND: "public/result.html",
@@ -141,12 +151,47 @@ def check():
     desil_pass = captcha().issue(ChallengePurpose.DESIL, bound_to=_desil_context(desa.code, form.nama.data))
     desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data, "bukti": desil_pass})
     page = render_template(template, result=result, form=form, desa=desa, regions=form.regions,
-                           desil_form=desil_form, max_results=MAX_RESULTS)
+                           desil_form=desil_form, max_results=MAX_RESULTS, next_lookup=next_lookup)
     return no_store(make_response(page))
 
 
 def _desil_context(desa_code: str, name: str) -> str:
     return f"{desa_code}|{normalise_name(name)}"
+
+
+def _next_lookup_context(desa_code: str, left: int) -> str:
+    return f"{desa_code}|{left}"
+
+
+def _proved(form: LookupForm, desa_code: str) -> int | None:
+    """How many next-lookup passes this lookup may hand on, or None when it proved nothing.
+
+    A solved captcha hands on the full allowance; a pass from the lookup before, what it carries."""
+    if not form.lanjutan.data:
+        return NEXT_LOOKUPS_PER_CAPTCHA if captcha_solved(form, ChallengePurpose.LOOKUP) else None
+    left = int(form.sisa.data) if form.sisa.data in _ALLOWANCES else -1
+    if left >= 0 and captcha().redeem(ChallengePurpose.NEXT_LOOKUP, form.lanjutan.data,
+                                      bound_to=_next_lookup_context(desa_code, left)):
+        return left
+    form.lanjutan.data = form.sisa.data = ""
+    form.captcha_jawaban.errors = [_("Pencarian tanpa angka ini sudah dipakai atau kedaluwarsa. "
+                                     "Ketik angka pada gambar.")]
+    return None
+
+
+def _next_lookup_form(regions: dict, passes: int) -> LookupForm | None:
+    """The form for another name in the same desa with a pass instead of a captcha; None when the
+    solved captcha's allowance is used up."""
+    if passes <= 0:
+        return None
+    left = passes - 1
+    data = {name: region.code for name, region in regions.items()}
+    data["lanjutan"] = captcha().issue(ChallengePurpose.NEXT_LOOKUP,
+                                       bound_to=_next_lookup_context(regions["desa"].code, left))
+    data["sisa"] = str(left)
+    form = LookupForm(formdata=None, data=data)
+    form.nama.id = form.nama.label.field_id = "nama-lain"  # the desil form on the same page has a "nama"
+    return form
 
 
 def _desil_page(form: DesilForm, desa, *, reveal=None, outcome: str = "form", status: int = 200):

@@ -47,6 +47,7 @@ class ChallengePurpose(enum.StrEnum):
 
     LOOKUP = "cek"
     DESIL = "desil"  # a pass from a found lookup, bound to its desa and name
+    NEXT_LOOKUP = "lanjut"  # a pass from a solved lookup: one more name in the same desa
     COMPLAINT = "aduan"
     LOGIN = "masuk"
 
@@ -55,6 +56,7 @@ class ChallengePurpose(enum.StrEnum):
 CHALLENGE_TTL = {
     ChallengePurpose.LOOKUP: dt.timedelta(minutes=5),
     ChallengePurpose.DESIL: dt.timedelta(minutes=5),
+    ChallengePurpose.NEXT_LOOKUP: dt.timedelta(minutes=10),
     ChallengePurpose.COMPLAINT: dt.timedelta(minutes=30),
     ChallengePurpose.LOGIN: dt.timedelta(minutes=5),
 }

@@ -108,14 +108,69 @@ def test_a_close_spelling_is_shown_masked_and_marked_ejaan_berbeda(app, client, 
     assert "Si** Am****" in exact.text and "ejaan berbeda" not in exact.text
 
 
+def next_lookup_of(page: str) -> dict[str, str]:
+    """The pass fields of the "another name in this desa" form a lookup page carries."""
+    return {name: re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
+            for name in ("lanjutan", "sisa")}
+
+
 def test_a_single_word_asks_for_the_full_name_next_to_the_field_and_keeps_it(app, client, registry):
     response = lookup(app, client, "Siti")
     assert response.status_code == 200
-    assert re.search(r'id="nama-error">Tidak ada yang bernama persis satu kata ini', response.text)
-    assert "Tulis nama lengkap sesuai KTP" in response.text
+    assert re.search(r'id="nama-error">Tulis nama lengkap sesuai KTP, termasuk nama belakang', response.text)
+    assert "tidak ada yang terdaftar hanya dengan satu kata ini" in response.text
     assert 'value="Siti"' in response.text
     assert f'<option selected value="{DESA_A}">' in response.text
     assert "Si** Am****" not in response.text and "Data ditemukan" not in response.text
+    # The captcha it spent is not wasted: the full name goes through without a new one.
+    assert 'name="captcha_jawaban"' not in response.text and "Tidak perlu mengetik angka lagi" in response.text
+    full = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **next_lookup_of(response.text)})
+    assert "Data ditemukan" in full.text and "Si** Am****" in full.text
+
+
+def test_another_name_in_the_same_desa_needs_no_new_captcha_a_few_times(app, client, registry):
+    page = lookup(app, client, "Siti Aminah").text
+    assert f'href="/?desa={DESA_A}">Cari nama lain</a>' in page
+    assert "Cari nama lain di Cileunyi Kulon" in page
+    names = ["Moch. Djoenaedi", "Siti Nurbaya", "Sri Wahyuni"]
+    expected = ["Data ditemukan", "Nama tidak ditemukan di desa ini", "Terlalu banyak nama yang sama"]
+    for name, heading in zip(names, expected, strict=True):
+        passes = next_lookup_of(page)
+        page = client.post("/cek", data={**CHAIN, "nama": name, **passes}).text
+        assert heading in page and f'href="/?desa={DESA_A}">Cari nama lain</a>' in page
+        # A pass is good for one name only.
+        replay = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **passes})
+        assert "sudah dipakai atau kedaluwarsa" in replay.text and "Data ditemukan" not in replay.text
+        assert 'name="captcha_jawaban"' in replay.text
+    # One captcha buys four names: after that only the link, which asks for a captcha again.
+    assert 'name="lanjutan"' not in page
+    assert f'<option selected value="{DESA_A}">' in client.get(f"/?desa={DESA_A}").text
+
+
+def test_a_next_lookup_pass_neither_opens_another_desa_nor_gains_more_names(app, client, registry):
+    passes = next_lookup_of(lookup(app, client, "Siti Aminah").text)
+    other_desa = {**CHAIN, "desa": DESA_B}
+    assert "Data ditemukan" not in client.post("/cek", data={**other_desa, "nama": "Budi Santoso", **passes}).text
+    more = {**passes, "sisa": "2" if passes["sisa"] != "2" else "1"}
+    assert "Data ditemukan" not in client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **more}).text
+    forged = {"lanjutan": app.extensions["captcha"].issue(ChallengePurpose.LOOKUP), "sisa": "2"}
+    assert "Data ditemukan" not in client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **forged}).text
+
+
+def test_a_found_person_offers_a_prefilled_perbaikan_and_sanggah_with_nothing_in_the_url(app, client, registry):
+    page = lookup(app, client, "Siti Aminah").text
+    forms = re.findall(r'<form method="post" action="(/aduan/baru)" class="complaint-button">(.*?)</form>',
+                       page, re.S)
+    kinds = [re.search(r'name="jenis" value="(\w+)"', body).group(1) for _action, body in forms]
+    assert kinds == ["perbaikan", "sanggah"]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', forms[0][1]))
+    assert fields["subjek_nama"] == "Siti Aminah" and fields["desa"] == DESA_A
+    assert "nik" not in " ".join(fields) and registry[0]["nik"] not in page
+    form = client.post("/aduan/baru", data=fields).text
+    assert 'value="Siti Aminah"' in form and f'<option selected value="{DESA_A}">' in form
+    assert re.search(r'<input checked id="jenis-\d" name="jenis" required type="radio" value="perbaikan">', form)
+    assert f'value="{fields["subjek_rt"]}"' in form
+    assert registry[0]["nik"] not in form
 
 
 def test_another_desa_does_not_answer(app, client, registry):
