@@ -25,6 +25,7 @@ from portal.services.complaints import (
     track_complaint,
 )
 from portal.services.outages import is_database_outage
+from portal.services.regions import region_chain_codes
 from portal.services.uploads import (
     DEFAULT_MAX_PIXELS,
     CleanImage,
@@ -74,7 +75,8 @@ def new():
         form = ComplaintForm()
     else:
         jenis = request.args.get("jenis", "")
-        form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None})
+        form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None,
+                                                  **region_chain_codes(request.args.get("desa", "")[:20])})
     return _form_page(form, form.check_regions())
 
 

@@ -35,7 +35,7 @@ from portal.services import captcha_media
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.names import normalise_name
-from portal.services.regions import REGION_FIELDS, children_of, get_region, search_desa
+from portal.services.regions import children_of, get_region, region_chain_codes, search_desa
 from portal.services.registry_import import latest_batch
 
 bp = Blueprint("public", __name__)
@@ -71,13 +71,6 @@ def _blank_lookup_page():
     return no_store(make_response(page))
 
 
-def _form_from_desa_code(code: str) -> LookupForm:
-    """A form preselected down to a desa chosen from the search (`/?desa=32.04.05.2001`)."""
-    parts = code.split(".")
-    data = {name: ".".join(parts[: i + 1]) for i, name in enumerate(REGION_FIELDS) if i < len(parts)}
-    return LookupForm(formdata=None, data=data)
-
-
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit(limit("STEP_LIMIT"), methods=["POST"])
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
@@ -86,7 +79,8 @@ def index():
     if request.method == "POST":
         form = LookupForm()
     elif request.args.get("desa"):
-        form = _form_from_desa_code(request.args["desa"][:20])
+        # Preselected down to a desa chosen from the search or a poster's QR code (`/?desa=32.04.05.2001`).
+        form = LookupForm(formdata=None, data=region_chain_codes(request.args["desa"][:20]))
     else:
         return _blank_lookup_page()
     return _lookup_page(form, form.check_regions())
@@ -253,7 +247,8 @@ def captcha_audio(challenge_id: str):
 def find_desa():
     """Desa search without JavaScript: a list of links that preselect the cascade."""
     text = (request.args.get("q") or "")[:60]
-    return render_template("public/find_desa.html", text=text, found=search_desa(read_session(), text))
+    return render_template("public/find_desa.html", text=text, search=search_desa(read_session(), text),
+                           for_complaint=request.args.get("untuk") == "aduan")
 
 
 def _cacheable_json(payload: dict):
@@ -273,8 +268,9 @@ def provinces_json():
 @bp.get("/api/wilayah/cari")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def search_desa_json():
-    found = search_desa(read_session(), (request.args.get("q") or "")[:60])
-    return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in found]})
+    search = search_desa(read_session(), (request.args.get("q") or "")[:60])
+    return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in search.found],
+                            "lainnya": search.more, "terlalu_pendek": search.too_short})
 
 
 @bp.get("/api/wilayah/<code>")

@@ -315,11 +315,44 @@ def test_region_json_is_cacheable(client):
 
 
 def test_desa_search_with_and_without_javascript(client):
-    found = client.get("/api/wilayah/cari", query_string={"q": "cileunyi"}).json["wilayah"]
+    answer = client.get("/api/wilayah/cari", query_string={"q": "kulon cileunyi"}).json
     parents = "Cileunyi, Kabupaten Bandung, Jawa Barat"
-    assert {"kode": DESA_A, "nama": "Cileunyi Kulon", "induk": parents} in found
+    assert answer == {"wilayah": [{"kode": DESA_A, "nama": "Cileunyi Kulon", "induk": parents}],
+                      "lainnya": 0, "terlalu_pendek": False}
     page = client.get("/cari-desa", query_string={"q": "Cileunyi Kulon"}).text
     assert f'href="/?desa={DESA_A}"' in page
+
+
+def test_two_letters_ask_for_three_with_and_without_javascript(client):
+    answer = client.get("/api/wilayah/cari", query_string={"q": "ci"}).json
+    assert answer == {"wilayah": [], "lainnya": 0, "terlalu_pendek": True}
+    page = client.get("/cari-desa", query_string={"q": "ci"}).text
+    assert "Ketik minimal 3 huruf nama desa/kelurahan." in page and "Tidak ada desa" not in page
+    # The script says it with the page's words, not its own.
+    assert 'data-too-short="Ketik minimal 3 huruf nama desa/kelurahan."' in client.get("/").text
+
+
+def test_the_desa_search_says_how_many_more_there_are(app, client, session, test_regions):
+    from portal.services.regions import RegionRecord, load_regions
+
+    many = [RegionRecord(f"32.04.05.{2100 + n}", f"Sukamaju {n}", 4, "desa", "32.04.05") for n in range(1, 26)]
+    load_regions(session, [*test_regions, *many])
+    session.commit()
+    answer = client.get("/api/wilayah/cari", query_string={"q": "sukamaju"}).json
+    assert len(answer["wilayah"]) == 20 and answer["lainnya"] == 5
+    page = client.get("/cari-desa", query_string={"q": "sukamaju"}).text
+    assert "Dan 5 desa lain — tambahkan nama kecamatan atau kabupaten" in page
+    assert "dan {more} desa lain — tambahkan nama kecamatan atau kabupaten." in client.get("/").text
+
+
+def test_the_complaint_form_has_the_same_desa_search(client):
+    form = client.get("/aduan/baru").text
+    assert 'id="desa-cari"' in form and 'data-focus-after="subjek_nama"' in form
+    assert 'name="untuk" value="aduan"' in form
+    page = client.get("/cari-desa", query_string={"q": "cileunyi kulon", "untuk": "aduan"}).text
+    assert f'href="/aduan/baru?desa={DESA_A}"' in page
+    chosen = client.get("/aduan/baru", query_string={"desa": DESA_A}).text
+    assert f'<option selected value="{DESA_A}">Cileunyi Kulon</option>' in chosen
 
 
 def test_security_headers(client):
