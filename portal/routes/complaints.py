@@ -16,7 +16,7 @@ from portal.routes.common import captcha_solved, limit, new_captcha, no_store, p
 from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
 from portal.services.complaints import (
     KIND_LABELS,
-    STATUS_LABELS,
+    PUBLIC_STATUS_LABELS,
     ComplaintDraft,
     ComplaintError,
     file_complaint,
@@ -182,7 +182,7 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
     page = render_template(
         "complaints/track.html", form=form, view=view, looked_up=looked_up, message=message,
         reopen_form=reopen_form or ReopenForm(formdata=None, data={"kode": view.code if view else ""}),
-        status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
+        status_labels=PUBLIC_STATUS_LABELS, kind_labels=KIND_LABELS,
     )
     return no_store(make_response(page))
 

@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import (
     Blueprint,
@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -41,6 +42,7 @@ from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
 from portal.services.login_throttle import LoginThrottle
+from portal.services.regions import desa_within, region_names
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -75,11 +77,25 @@ def _private(response: Response) -> Response:
     return no_store(response)
 
 
+def _region_name(code: str) -> str:
+    """A region's name for the page, from those the view looked up (`_know_regions`), else one query."""
+    known = g.setdefault("region_names", {})
+    if code not in known:
+        known.update(region_names(db.session, [code]))
+    return known.get(code, code)
+
+
+def _know_regions(codes: Iterable[str | None]) -> None:
+    """Look up the names of a whole list's regions at once (the queue, the audit log)."""
+    g.setdefault("region_names", {}).update(region_names(db.session, codes))
+
+
 @bp.context_processor
 def _labels() -> dict:
     return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "role_labels": staff.ROLE_LABELS,
             "decision_labels": moderation.DECISION_LABELS, "actor_labels": ACTOR_LABELS,
-            "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager}
+            "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager,
+            "region_name": _region_name}
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -293,15 +309,17 @@ def queue():
     page_number = int(page) if page.isdecimal() and page.isascii() and 0 < int(page) < 100000 else 1
     result = moderation.queue(db.session, me(), filters, page=page_number)
     pager_args = {k: v for k, v in request.args.items() if k != "hal"}
+    _know_regions([filters.desa_code, *(c.desa_code for c in result.complaints)])
+    picker = desa_within(db.session, None if me().role is StaffRole.ADMIN else me().region_code)
     return render_template("staff/queue.html", page=result, filters=filters, pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS)
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, desa_groups=picker)
 
 
 @bp.get("/antrian.csv")
 @login_required
 def export():
     filters = _filters()
-    rows = moderation.export_rows(db.session, pii_vault(), me(), filters)
+    rows = moderation.export_rows(db.session, pii_vault(), me(), filters, translate=_)
     header = [_(name) for name in next(rows)]  # the column names, in the staff member's language
 
     def generate() -> Iterator[str]:
@@ -339,7 +357,7 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
         matches=moderation.registry_matches(db.session, vault, me(), complaint),
         related=moderation.related_open(db.session, me(), complaint),
         outcomes=moderation.musdes_outcomes(db.session, complaint),
-        moves=moderation.allowed_moves(me(), complaint),
+        moves=moderation.move_choices(me(), complaint),
         move_form=move_form or MoveForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         musdes_form=musdes_form or MusdesForm(formdata=None),
@@ -471,6 +489,7 @@ def _managers_only() -> None:
 def audit():
     _managers_only()
     entries = audit_entries(db.session, staff.scope_condition(me(), AuditEntry.region_code))
+    _know_regions(e.region_code for e in entries)
     return render_template("staff/audit.html", entries=entries, actions=ACTIONS)
 
 
@@ -490,6 +509,7 @@ def accounts():
             db.session.rollback()
             form.username.errors = [_(refused.message, **refused.params)]
     users = staff.accounts_in_scope(db.session, me())
+    _know_regions(u.region_code for u in users)
     return render_template("staff/accounts.html", form=form, users=users, created=created)
 
 

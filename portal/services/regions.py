@@ -325,6 +325,48 @@ def search_desa(session: Session, text: str, limit: int = 20) -> DesaSearch:
 REGION_FIELDS = ("provinsi", "kabupaten", "kecamatan", "desa")
 
 
+def region_names(session: Session, codes: Iterable[str | None]) -> dict[str, str]:
+    """The names of regions by code, in one query: screens show names, the codes only beside them."""
+    wanted = {code for code in codes if code}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class DesaGroup:
+    kecamatan: str
+    desa: list[RegionChoice]
+
+
+#: A picker lists the desa of a kecamatan or a kabupaten (at most a few hundred); a province or
+#: the whole country is too many for a select.
+MAX_PICKER_DESA = 1000
+
+
+def desa_within(session: Session, region_code: str | None, limit: int = MAX_PICKER_DESA) -> list[DesaGroup] | None:
+    """The desa/kelurahan inside a region (itself, if it is one), by kecamatan, in name order;
+    None when there are more than `limit` (or no region: the whole country)."""
+    if not region_code:
+        return None
+    kecamatan = aliased(Region)
+    query = (
+        select(Region.code, Region.name, kecamatan.code, kecamatan.name)
+        .join(kecamatan, kecamatan.code == Region.parent_code)
+        .where(Region.level == RegionLevel.DESA,
+               (Region.code == region_code) | Region.code.startswith(region_code + ".", autoescape=True))
+        .order_by(kecamatan.name, kecamatan.code, Region.name)
+        .limit(limit + 1)
+    )
+    rows = session.execute(query).all()
+    if len(rows) > limit:
+        return None
+    groups: dict[str, DesaGroup] = {}
+    for code, name, kecamatan_code, kecamatan_name in rows:
+        groups.setdefault(kecamatan_code, DesaGroup(kecamatan_name, [])).desa.append(RegionChoice(code, name))
+    return list(groups.values())
+
+
 def region_chain_codes(code: str) -> dict[str, str]:
     """The cascade's fields down to a region: `"32.04.05.2001"` → provinsi "32", kabupaten "32.04", …
     (checked by `region_chain` like anything typed)."""
