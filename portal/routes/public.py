@@ -78,6 +78,8 @@ def index():
     """The lookup form; a POST here is a step of the no-JavaScript cascade or a new captcha."""
     if request.method == "POST":
         form = LookupForm()
+        # A pass is bound to the desa it was given for: changing the region asks for the captcha.
+        form.lanjutan.data = form.sisa.data = ""
     elif request.args.get("desa"):
         # Preselected down to a desa chosen from the search or a poster's QR code (`/?desa=32.04.05.2001`).
         form = LookupForm(formdata=None, data=region_chain_codes(request.args["desa"][:20]))

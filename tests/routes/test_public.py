@@ -145,6 +145,13 @@ def test_another_name_in_the_same_desa_needs_no_new_captcha_a_few_times(app, cli
     # One captcha buys four names: after that only the link, which asks for a captcha again.
     assert 'name="lanjutan"' not in page
     assert f'<option selected value="{DESA_A}">' in client.get(f"/?desa={DESA_A}").text
+    assert f"<option selected value=\"{DESA_A}\">" not in client.get("/").text  # the cached blank form stays blank
+
+
+def test_changing_the_region_drops_the_pass_and_asks_for_the_captcha(app, client, registry):
+    passes = next_lookup_of(lookup(app, client, "Siti").text)
+    step = client.post("/", data={**CHAIN, "desa": "", "nama": "Budi Santoso", "lanjut": "kecamatan", **passes})
+    assert 'name="lanjutan"' not in step.text and 'name="captcha_jawaban"' in step.text
 
 
 def test_a_next_lookup_pass_neither_opens_another_desa_nor_gains_more_names(app, client, registry):
