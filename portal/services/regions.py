@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -161,16 +162,18 @@ class DesaIndex:
     """Every desa/kelurahan with the words of its own name and of its kecamatan, kabupaten and
     provinsi, in memory: a search looks words up instead of scanning 83,762 names.
 
-    Built once per process from the region table (about 1 s of CPU and 24 MB for the whole
-    country) and only read afterwards, so threads share it without a lock."""
+    Built once per process from the region table (under a second of CPU and about 25 MB for the
+    whole country; `benchmarks/desa_search_bench.py`) and only read afterwards, so threads share
+    it without a lock."""
 
     def __init__(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> None:
         """`rows`: (desa code, desa name, kecamatan code, kecamatan name, kabupaten name, provinsi name)."""
         self._codes: list[str] = []
         self._names: list[str] = []
-        self._keys: list[str] = []
-        self._places: list[int] = []  # index into _place_words / _parents, per desa
-        self._by_name_word: dict[str, list[int]] = {}
+        # Numbers are kept in arrays of C integers (4 bytes each, not a 28-byte int object), and a
+        # desa's search key is worked out again for the few it ranks: that halves the memory.
+        self._places = array("I")  # index into _place_words / _parents, per desa
+        by_name_word: dict[str, list[int]] = {}
         place_of: dict[str, int] = {}
         self._place_words: list[tuple[str, ...]] = []
         self._parents: list[str] = []
@@ -184,13 +187,13 @@ class DesaIndex:
             key = search_key(name)
             self._codes.append(code)
             self._names.append(name)
-            self._keys.append(key)
             self._places.append(place)
             for word in set(key.split()):
-                self._by_name_word.setdefault(word, []).append(desa)
+                by_name_word.setdefault(word, []).append(desa)
+        self._by_name_word = {word: array("I", desa) for word, desa in by_name_word.items()}
         self._name_words = sorted(self._by_name_word)
         self._word_lines = "\n".join(self._name_words)
-        self._word_starts = list(itertools.accumulate((len(w) + 1 for w in self._name_words[:-1]), initial=0))
+        self._word_starts = array("I", itertools.accumulate((len(w) + 1 for w in self._name_words[:-1]), initial=0))
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -224,9 +227,10 @@ class DesaIndex:
             scored.append(((name_mask | place_mask).bit_count(), desa))
         best = max((score for score, _desa in scored), default=0)
         ranked = sorted(
-            (Closeness.SIMILAR if similar else self._closeness(self._keys[desa], words, on_name[desa]),
-             len(self._keys[desa]), self._keys[desa], self._codes[desa], desa)
+            (Closeness.SIMILAR if similar else self._closeness(key, words, on_name[desa]), len(key), key,
+             self._codes[desa], desa)
             for score, desa in scored if score == best
+            for key in (search_key(self._names[desa]),)
         )
         found = [RegionChoice(self._codes[d], self._names[d], self._parents[self._places[d]])
                  for *_, d in ranked[:limit]]
