@@ -523,3 +523,20 @@ def test_the_blank_forms_csrf_token_is_the_visitors_own(app, registry):
     # Another visitor's token is refused.
     stolen = {**form, **solve(app, bob.get("/").text), "csrf_token": csrf.search(alice_page).group(1)}
     assert bob.post("/cek", data=stolen).status_code == 400
+
+
+def test_the_result_pages_forms_carry_the_visitors_csrf_token(app, registry):
+    app.config["WTF_CSRF_ENABLED"] = True
+    csrf = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+    client = app.test_client()
+    page = client.get("/").text
+    found = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solve(app, page),
+                                      "csrf_token": csrf.search(page).group(1)}).text
+    next_form = found[found.index('<section class="next-lookup">'):]
+    again = client.post("/cek", data={**CHAIN, "nama": "Moch. Djoenaedi", **next_lookup_of(found),
+                                      "csrf_token": csrf.search(next_form).group(1)})
+    assert again.status_code == 200 and "Mo** Dj*******" in again.text
+    button = found[found.index('class="complaint-button"'):]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', button[:button.index("</form>")]))
+    assert "csrf_token" in fields
+    assert 'value="Siti Aminah"' in client.post("/aduan/baru", data=fields).text
