@@ -31,6 +31,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 
 from portal.extensions import client_address_key, db, limiter, login_manager
 from portal.forms import AccountForm, CaptchaForm, LoginForm, MoveForm, MusdesForm, NoteForm, TwoFactorForm
@@ -42,7 +43,7 @@ from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
 from portal.services.login_throttle import LoginThrottle
-from portal.services.regions import desa_within, region_names
+from portal.services.regions import desa_within, region_names, search_desa
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -284,9 +285,9 @@ def dashboard():
     return render_template("staff/dashboard.html", board=moderation.dashboard(db.session, me()))
 
 
-def _filters() -> moderation.QueueFilter:
+def _filters(args: MultiDict[str, str] | None = None) -> moderation.QueueFilter:
     """Queue filters from the query string; a desa outside the user's scope is a 404."""
-    args = request.args
+    args = request.args if args is None else args
     status = args.get("status") or None
     kind = args.get("jenis") or None
     desa = args.get("desa") or None
@@ -304,15 +305,27 @@ def _filters() -> moderation.QueueFilter:
 @bp.get("/antrian")
 @login_required
 def queue():
-    filters = _filters()
+    typed = request.args.get("desa", "")
+    desa_choices = None
+    if any(ch.isalpha() for ch in typed):
+        # A desa name, typed where the scope has too many desa for a list (the whole country).
+        desa_choices = [c for c in search_desa(db.session, typed).found if staff.in_scope(me(), c.code)]
+        if len(desa_choices) == 1:
+            return redirect(url_for(".queue", **{**request.args, "desa": desa_choices[0].code}))
+        args = request.args.copy()
+        args.pop("desa")
+    else:
+        args = request.args
+    filters = _filters(args)
     page = request.args.get("hal", "1")
     page_number = int(page) if page.isdecimal() and page.isascii() and 0 < int(page) < 100000 else 1
     result = moderation.queue(db.session, me(), filters, page=page_number)
-    pager_args = {k: v for k, v in request.args.items() if k != "hal"}
+    pager_args = {k: v for k, v in args.items() if k != "hal"}
     _know_regions([filters.desa_code, *(c.desa_code for c in result.complaints)])
     picker = desa_within(db.session, None if me().role is StaffRole.ADMIN else me().region_code)
     return render_template("staff/queue.html", page=result, filters=filters, pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS, desa_groups=picker)
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, desa_groups=picker,
+                           typed_desa=typed, desa_choices=desa_choices)
 
 
 @bp.get("/antrian.csv")

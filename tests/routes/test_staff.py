@@ -366,9 +366,17 @@ def test_the_queue_filter_picks_a_desa_of_the_scope_by_name(app, world):
     chosen = client.get(f"/staf/antrian?desa={DESA_B}").text
     assert f'<option value="{DESA_B}" selected>Cileunyi Wetan</option>' in chosen
     assert world["inside"] not in chosen  # its complaint is in DESA_A
-    # The whole country is too many for a list: the admin types the code.
-    admin = as_user(app, "admin").get(f"/staf/antrian?desa={DESA_C}").text
-    assert f'<input id="f-desa" name="desa" value="{DESA_C}"' in admin and "Dipilih: Namosain." in admin
+    # The whole country is too many for a list: the admin types a code, or a name that is searched.
+    admin = as_user(app, "admin")
+    by_code = admin.get(f"/staf/antrian?desa={DESA_C}").text
+    assert f'<input id="f-desa" name="desa" value="{DESA_C}"' in by_code and "Dipilih: Namosain." in by_code
+    one = admin.get("/staf/antrian?desa=namosain&jenis=sanggah")
+    assert one.status_code == 302 and one.headers["Location"] == f"/staf/antrian?desa={DESA_C}&jenis=sanggah"
+    several = admin.get("/staf/antrian?desa=cileunyi").text
+    assert "Pilih desanya:" in several and f'href="/staf/antrian?desa={DESA_A}">Cileunyi Kulon</a>' in several
+    assert world["inside"] in several and world["outside"] in several  # no desa chosen yet: all of them
+    assert 'href="/staf/antrian.csv"' in several
+    assert "Tidak ada desa/kelurahan dengan nama itu" in admin.get("/staf/antrian?desa=xqzt").text
 
 
 def test_the_spam_move_says_what_it_does_and_the_public_sees_it_closed(app, world):
