@@ -135,8 +135,8 @@ def check():
             "Tulis nama lengkap sesuai KTP, termasuk nama belakang: tidak ada yang terdaftar "
             "hanya dengan satu kata ini di desa yang dipilih."
         )]
-        form.lanjutan.data, form.sisa.data = (next_lookup.lanjutan.data, next_lookup.sisa.data) if next_lookup \
-            else ("", "")
+        passes = (next_lookup.lanjutan.data, next_lookup.sisa.data) if next_lookup else ("", "")
+        form.lanjutan.data, form.sisa.data = passes
         return _lookup_page(form, region_errors)
     template = {
         LookupOutcome.FOUND: "public/result.html",

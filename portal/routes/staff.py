@@ -83,7 +83,8 @@ def _region_name(code: str) -> str:
     known = g.setdefault("region_names", {})
     if code not in known:
         known.update(region_names(db.session, [code]))
-    return known.get(code, code)
+        known.setdefault(code, code)  # not a region (any more): the code, asked for once
+    return known[code]
 
 
 def _know_regions(codes: Iterable[str | None]) -> None:
