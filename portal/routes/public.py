@@ -32,7 +32,7 @@ from portal.routes.common import (
 )
 from portal.routes.page_cache import CAPTCHA_MARK, CSRF_MARK, RenderedPages
 from portal.services import captcha_media
-from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
+from portal.services.captcha import NEXT_LOOKUPS_PER_CAPTCHA, CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.names import normalise_name
 from portal.services.regions import children_of, get_region, region_chain_codes, search_desa
@@ -98,12 +98,6 @@ def _lookup_was_solved(_response) -> bool:
     return g.get("lookup_solved", False)
 
 
-#: Names one solved captcha looks up in one desa: the first and this many more, each through a
-#: pass of the lookup before it (a resident checking the rest of the family).
-NEXT_LOOKUPS_PER_CAPTCHA = 3
-_ALLOWANCES = frozenset(str(n) for n in range(NEXT_LOOKUPS_PER_CAPTCHA))
-
-
 @bp.post("/cek")
 @limiter.limit(limit("LOOKUP_LIMIT"))
 @limiter.limit(limit("LOOKUP_DESA_LIMIT"), key_func=_desa_key, deduct_when=_lookup_was_solved)
@@ -155,37 +149,27 @@ def _desil_context(desa_code: str, name: str) -> str:
     return f"{desa_code}|{normalise_name(name)}"
 
 
-def _next_lookup_context(desa_code: str, left: int) -> str:
-    return f"{desa_code}|{left}"
-
-
 def _proved(form: LookupForm, desa_code: str) -> int | None:
-    """How many next-lookup passes this lookup may hand on, or None when it proved nothing.
-
-    A solved captcha hands on the full allowance; a pass from the lookup before, what it carries."""
+    """How many next-lookup passes this lookup may hand on, or None when it proved nothing: a
+    solved captcha, the full allowance; a pass from the lookup before, what it carries on."""
     if not form.lanjutan.data:
         return NEXT_LOOKUPS_PER_CAPTCHA if captcha_solved(form, ChallengePurpose.LOOKUP) else None
-    left = int(form.sisa.data) if form.sisa.data in _ALLOWANCES else -1
-    if left >= 0 and captcha().redeem(ChallengePurpose.NEXT_LOOKUP, form.lanjutan.data,
-                                      bound_to=_next_lookup_context(desa_code, left)):
-        return left
-    form.lanjutan.data = form.sisa.data = ""
-    form.captcha_jawaban.errors = [_("Pencarian tanpa angka ini sudah dipakai atau kedaluwarsa. "
-                                     "Ketik angka pada gambar.")]
-    return None
+    allowance = captcha().redeem_next_lookup(form.lanjutan.data, form.sisa.data, desa_code)
+    if allowance is None:
+        form.lanjutan.data = form.sisa.data = ""
+        form.captcha_jawaban.errors = [_("Pencarian tanpa angka ini sudah dipakai atau kedaluwarsa. "
+                                         "Ketik angka pada gambar.")]
+    return allowance
 
 
-def _next_lookup_form(regions: dict, passes: int) -> LookupForm | None:
+def _next_lookup_form(regions: dict, allowance: int) -> LookupForm | None:
     """The form for another name in the same desa with a pass instead of a captcha; None when the
     solved captcha's allowance is used up."""
-    if passes <= 0:
+    next_pass = captcha().next_lookup_pass(regions["desa"].code, allowance)
+    if next_pass is None:
         return None
-    left = passes - 1
     data = {name: region.code for name, region in regions.items()}
-    data["lanjutan"] = captcha().issue(ChallengePurpose.NEXT_LOOKUP,
-                                       bound_to=_next_lookup_context(regions["desa"].code, left))
-    data["sisa"] = str(left)
-    form = LookupForm(formdata=None, data=data)
+    form = LookupForm(formdata=None, data={**data, "lanjutan": next_pass.id, "sisa": str(next_pass.left)})
     form.nama.id = form.nama.label.field_id = "nama-lain"  # the desil form on the same page has a "nama"
     return form
 
