@@ -23,7 +23,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    StopValidation,
+    ValidationError,
+)
 
 from portal.extensions import read_session, regions
 from portal.models import ComplaintKind, ContactChannel, CorrectionField, MessageChannel, NewComplaintNotice, StaffRole
@@ -194,14 +202,15 @@ class RegionForm(PortalForm):
         return options
 
 
+_ANSWER_LABEL = _l("Ketik angka pada gambar")
+_ANSWER_MISSING = _l("Ketik angka yang terlihat pada gambar.")
+
+
 class CaptchaForm(PortalForm):
     """The server-side captcha: a challenge id and the typed digits."""
 
     captcha_id = HiddenField()
-    captcha_jawaban = StringField(
-        _l("Ketik angka pada gambar"),
-        validators=[InputRequired(_l("Ketik angka yang terlihat pada gambar."))],
-    )
+    captcha_jawaban = StringField(_ANSWER_LABEL, validators=[InputRequired(_ANSWER_MISSING)])
 
 
 def check_person_name(field: StringField) -> None:
@@ -216,7 +225,17 @@ def _collapse_spaces(text: str | None) -> str | None:
     return " ".join(text.split()) if text else text
 
 
+def _answer_unless_next_lookup(form: LookupForm, field: StringField) -> None:
+    if not form.lanjutan.data and not (field.data or "").strip():
+        raise StopValidation(str(_ANSWER_MISSING))
+
+
 class LookupForm(RegionForm, CaptchaForm):
+    #: A pass from a lookup just solved in the same desa (see routes.public.check): the next name
+    #: needs no new captcha. `sisa` says how many more such passes follow; the pass is bound to it.
+    lanjutan = HiddenField()
+    sisa = HiddenField()
+    captcha_jawaban = StringField(_ANSWER_LABEL, validators=[_answer_unless_next_lookup])
     nama = StringField(
         _l("Nama lengkap sesuai KTP"),
         validators=[

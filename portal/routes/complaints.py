@@ -29,7 +29,7 @@ from portal.services.code_resend import contact_of, resend_codes
 from portal.services.complaint_changes import normalise_contact
 from portal.services.complaints import (
     KIND_LABELS,
-    STATUS_LABELS,
+    PUBLIC_STATUS_LABELS,
     ComplaintDraft,
     ComplaintError,
     ContactRequest,
@@ -41,6 +41,7 @@ from portal.services.complaints import (
     track_complaint,
 )
 from portal.services.outages import is_database_outage
+from portal.services.regions import region_chain_codes
 from portal.services.uploads import (
     HEIF_SUPPORTED,
     EvidenceNotStored,
@@ -136,7 +137,8 @@ def new():
             pending.remove(token, removed[:20])
     else:
         jenis = request.args.get("jenis", "")
-        form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None})
+        form = ComplaintForm(formdata=None, data={"jenis": jenis if jenis in set(ComplaintKind) else None,
+                                                  **region_chain_codes(request.args.get("desa", "")[:20])})
     return _form_page(form, form.check_regions())
 
 
@@ -254,7 +256,7 @@ def _track_page(form: TrackForm, view=None, *, looked_up: bool = False, reopen_f
     page = render_template(
         "complaints/track.html", form=form, view=view, looked_up=looked_up, message=message,
         reopen_form=reopen_form or ReopenForm(formdata=None, data={"kode": view.code if view else ""}),
-        status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
+        status_labels=PUBLIC_STATUS_LABELS, kind_labels=KIND_LABELS,
     )
     return no_store(make_response(page))
 

@@ -32,10 +32,10 @@ from portal.routes.common import (
 )
 from portal.routes.page_cache import CAPTCHA_MARK, CSRF_MARK, RenderedPages
 from portal.services import captcha_media
-from portal.services.captcha import CaptchaUnavailable, ChallengePurpose
+from portal.services.captcha import NEXT_LOOKUPS_PER_CAPTCHA, CaptchaUnavailable, ChallengePurpose
 from portal.services.lookup import MAX_RESULTS, LookupOutcome, find_people, reveal_desil
 from portal.services.names import normalise_name
-from portal.services.regions import REGION_FIELDS, search_desa
+from portal.services.regions import region_chain_codes, search_desa
 from portal.services.registry_import import latest_batch
 
 bp = Blueprint("public", __name__)
@@ -71,13 +71,6 @@ def _blank_lookup_page():
     return no_store(make_response(page))
 
 
-def _form_from_desa_code(code: str) -> LookupForm:
-    """A form preselected down to a desa chosen from the search (`/?desa=32.04.05.2001`)."""
-    parts = code.split(".")
-    data = {name: ".".join(parts[: i + 1]) for i, name in enumerate(REGION_FIELDS) if i < len(parts)}
-    return LookupForm(formdata=None, data=data)
-
-
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit(limit("STEP_LIMIT"), methods=["POST"])
 @limiter.limit(limit("PAGE_LIMIT"), methods=["GET"])
@@ -85,8 +78,11 @@ def index():
     """The lookup form; a POST here is a step of the no-JavaScript cascade or a new captcha."""
     if request.method == "POST":
         form = LookupForm()
+        # A pass is bound to the desa it was given for: changing the region asks for the captcha.
+        form.lanjutan.data = form.sisa.data = ""
     elif request.args.get("desa"):
-        form = _form_from_desa_code(request.args["desa"][:20])
+        # Preselected down to a desa chosen from the search or a poster's QR code (`/?desa=32.04.05.2001`).
+        form = LookupForm(formdata=None, data=region_chain_codes(request.args["desa"][:20]))
     else:
         return _blank_lookup_page()
     return _lookup_page(form, form.check_regions())
@@ -112,25 +108,29 @@ def check():
     if "desa" not in form.regions and not region_errors:
         region_errors["desa"] = _("Pilih desa/kelurahan tempat tinggal sesuai KTP.")
     if not fields_ok or region_errors:
-        malformed = any(name not in request.form for name in ("nama", "desa", "captcha_id")) or any(
-            request.form.get(name) for name in region_errors
-        )
+        malformed = any(name not in request.form for name in ("nama", "desa")) or not (
+            "captcha_id" in request.form or form.lanjutan.data
+        ) or any(request.form.get(name) for name in region_errors)
         return _lookup_page(form, region_errors, 400 if malformed else 200)
+    desa = form.regions["desa"]
     try:
-        solved = captcha_solved(form, ChallengePurpose.LOOKUP)
+        solved = _proved(form, desa.code)
     except CaptchaUnavailable:
         return _lookup_page(form, region_errors, 503, notice=SERVICE_DISRUPTED)
-    if not solved:
+    if solved is None:
         return _lookup_page(form, region_errors)
 
     g.lookup_solved = True
-    desa = form.regions["desa"]
     result = find_people(read_session(), desa.code, form.nama.data)
+    next_lookup = _next_lookup_form(form.regions, solved)
     if result.outcome is LookupOutcome.FULL_NAME_NEEDED:
+        # The answer the captcha bought is "a fuller name": the next try needs no new captcha.
         form.nama.errors = [*form.nama.errors, _(
-            "Tidak ada yang bernama persis satu kata ini di desa yang dipilih. "
-            "Tulis nama lengkap sesuai KTP, termasuk nama belakang."
+            "Tulis nama lengkap sesuai KTP, termasuk nama belakang: tidak ada yang terdaftar "
+            "hanya dengan satu kata ini di desa yang dipilih."
         )]
+        passes = (next_lookup.lanjutan.data, next_lookup.sisa.data) if next_lookup else ("", "")
+        form.lanjutan.data, form.sisa.data = passes
         return _lookup_page(form, region_errors)
     template = {
         LookupOutcome.FOUND: "public/result.html",
@@ -141,12 +141,37 @@ def check():
     desil_pass = captcha().issue(ChallengePurpose.DESIL, bound_to=_desil_context(desa.code, form.nama.data))
     desil_form = DesilForm(formdata=None, data={"desa": desa.code, "nama": form.nama.data, "bukti": desil_pass})
     page = render_template(template, result=result, form=form, desa=desa, regions=form.regions,
-                           desil_form=desil_form, max_results=MAX_RESULTS)
+                           desil_form=desil_form, max_results=MAX_RESULTS, next_lookup=next_lookup)
     return no_store(make_response(page))
 
 
 def _desil_context(desa_code: str, name: str) -> str:
     return f"{desa_code}|{normalise_name(name)}"
+
+
+def _proved(form: LookupForm, desa_code: str) -> int | None:
+    """How many next-lookup passes this lookup may hand on, or None when it proved nothing: a
+    solved captcha, the full allowance; a pass from the lookup before, what it carries on."""
+    if not form.lanjutan.data:
+        return NEXT_LOOKUPS_PER_CAPTCHA if captcha_solved(form, ChallengePurpose.LOOKUP) else None
+    allowance = captcha().redeem_next_lookup(form.lanjutan.data, form.sisa.data, desa_code)
+    if allowance is None:
+        form.lanjutan.data = form.sisa.data = ""
+        form.captcha_jawaban.errors = [_("Pencarian tanpa angka ini sudah dipakai atau kedaluwarsa. "
+                                         "Ketik angka pada gambar.")]
+    return allowance
+
+
+def _next_lookup_form(regions: dict, allowance: int) -> LookupForm | None:
+    """The form for another name in the same desa with a pass instead of a captcha; None when the
+    solved captcha's allowance is used up."""
+    next_pass = captcha().next_lookup_pass(regions["desa"].code, allowance)
+    if next_pass is None:
+        return None
+    data = {name: region.code for name, region in regions.items()}
+    form = LookupForm(formdata=None, data={**data, "lanjutan": next_pass.id, "sisa": str(next_pass.left)})
+    form.nama.id = form.nama.label.field_id = "nama-lain"  # the desil form on the same page has a "nama"
+    return form
 
 
 def _desil_page(form: DesilForm, desa, *, reveal=None, outcome: str = "form", status: int = 200):
@@ -207,7 +232,8 @@ def captcha_audio(challenge_id: str):
 def find_desa():
     """Desa search without JavaScript: a list of links that preselect the cascade."""
     text = (request.args.get("q") or "")[:60]
-    return render_template("public/find_desa.html", text=text, found=search_desa(read_session(), text))
+    return render_template("public/find_desa.html", text=text, search=search_desa(read_session(), text),
+                           for_complaint=request.args.get("untuk") == "aduan")
 
 
 def _cacheable_json(payload: dict):
@@ -227,8 +253,9 @@ def provinces_json():
 @bp.get("/api/wilayah/cari")
 @limiter.limit(limit("REGION_API_LIMIT"))
 def search_desa_json():
-    found = search_desa(read_session(), (request.args.get("q") or "")[:60])
-    return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in found]})
+    search = search_desa(read_session(), (request.args.get("q") or "")[:60])
+    return _cacheable_json({"wilayah": [{"kode": c.code, "nama": c.name, "induk": c.parents} for c in search.found],
+                            "lainnya": search.more, "terlalu_pendek": search.too_short})
 
 
 @bp.get("/api/wilayah/<code>")

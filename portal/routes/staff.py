@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import (
     Blueprint,
@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -30,6 +31,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 
 from portal.extensions import client_address_key, db, limiter, login_manager
 from portal.forms import (
@@ -63,6 +65,7 @@ from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
 from portal.services.escalation import ESCALATION_LABELS
 from portal.services.login_throttle import LoginThrottle
+from portal.services.regions import desa_within, region_names, search_desa
 from portal.services.uploads import UploadRejected, clean_image, remove_stored, store_image, stored_file
 
 bp = Blueprint("staff", __name__, url_prefix="/staf")
@@ -97,12 +100,26 @@ def _private(response: Response) -> Response:
     return no_store(response)
 
 
+def _region_name(code: str) -> str:
+    """A region's name for the page, from those the view looked up (`_know_regions`), else one query."""
+    known = g.setdefault("region_names", {})
+    if code not in known:
+        known.update(region_names(db.session, [code]))
+        known.setdefault(code, code)  # not a region (any more): the code, asked for once
+    return known[code]
+
+
+def _know_regions(codes: Iterable[str | None]) -> None:
+    """Look up the names of a whole list's regions at once (the queue, the audit log)."""
+    g.setdefault("region_names", {}).update(region_names(db.session, codes))
+
+
 @bp.context_processor
 def _labels() -> dict:
     return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "role_labels": staff.ROLE_LABELS,
             "decision_labels": moderation.DECISION_LABELS, "actor_labels": ACTOR_LABELS,
             "correction_labels": CORRECTION_LABELS, "is_manager": staff.is_manager,
-            "escalation_labels": ESCALATION_LABELS}
+            "escalation_labels": ESCALATION_LABELS, "region_name": _region_name}
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -291,9 +308,9 @@ def dashboard():
     return render_template("staff/dashboard.html", board=moderation.dashboard(db.session, me()))
 
 
-def _filters() -> moderation.QueueFilter:
+def _filters(args: MultiDict[str, str] | None = None) -> moderation.QueueFilter:
     """Queue filters from the query string; a desa outside the user's scope is a 404."""
-    args = request.args
+    args = request.args if args is None else args
     status = args.get("status") or None
     kind = args.get("jenis") or None
     desa = args.get("desa") or None
@@ -312,20 +329,34 @@ def _filters() -> moderation.QueueFilter:
 @bp.get("/antrian")
 @login_required
 def queue():
-    filters = _filters()
+    typed = request.args.get("desa", "")
+    desa_choices = None
+    if any(ch.isalpha() for ch in typed):
+        # A desa name, typed where the scope has too many desa for a list (the whole country).
+        desa_choices = [c for c in search_desa(db.session, typed).found if staff.in_scope(me(), c.code)]
+        if len(desa_choices) == 1:
+            return redirect(url_for(".queue", **{**request.args, "desa": desa_choices[0].code}))
+        args = request.args.copy()
+        args.pop("desa")
+    else:
+        args = request.args
+    filters = _filters(args)
     page = request.args.get("hal", "1")
     page_number = int(page) if page.isdecimal() and page.isascii() and 0 < int(page) < 100000 else 1
     result = moderation.queue(db.session, me(), filters, page=page_number)
-    pager_args = {k: v for k, v in request.args.items() if k != "hal"}
+    pager_args = {k: v for k, v in args.items() if k != "hal"}
+    _know_regions([filters.desa_code, *(c.desa_code for c in result.complaints)])
+    picker = desa_within(db.session, None if me().role is StaffRole.ADMIN else me().region_code)
     return render_template("staff/queue.html", page=result, filters=filters, pager_args=pager_args,
-                           overdue_days=moderation.OVERDUE_AFTER_DAYS)
+                           overdue_days=moderation.OVERDUE_AFTER_DAYS, desa_groups=picker,
+                           typed_desa=typed, desa_choices=desa_choices)
 
 
 @bp.get("/antrian.csv")
 @login_required
 def export():
     filters = _filters()
-    rows = moderation.export_rows(db.session, pii_vault(), me(), filters)
+    rows = moderation.export_rows(db.session, pii_vault(), me(), filters, translate=_)
     header = [_(name) for name in next(rows)]  # the column names, in the staff member's language
 
     def generate() -> Iterator[str]:
@@ -363,7 +394,7 @@ def _detail(complaint, *, niks: dict[str, str] | None = None, move_form: MoveFor
         matches=moderation.registry_matches(db.session, vault, me(), complaint),
         related=moderation.related_open(db.session, me(), complaint),
         outcomes=moderation.musdes_outcomes(db.session, complaint),
-        moves=moderation.allowed_moves(me(), complaint),
+        moves=moderation.move_choices(me(), complaint),
         move_form=move_form or MoveForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         musdes_form=musdes_form or MusdesForm(formdata=None),
@@ -495,6 +526,7 @@ def _managers_only() -> None:
 def audit():
     _managers_only()
     entries = audit_entries(db.session, staff.scope_condition(me(), AuditEntry.region_code))
+    _know_regions(e.region_code for e in entries)
     return render_template("staff/audit.html", entries=entries, actions=ACTIONS)
 
 
@@ -513,6 +545,7 @@ def accounts():
         except staff.StaffError as refused:
             form.username.errors = [_(refused.message, **refused.params)]
     users = staff.accounts_in_scope(db.session, me())
+    _know_regions(u.region_code for u in users)
     return render_template("staff/accounts.html", form=form, users=users, created=created)
 
 

@@ -47,6 +47,7 @@ class ChallengePurpose(enum.StrEnum):
 
     LOOKUP = "cek"
     DESIL = "desil"  # a pass from a found lookup, bound to its desa and name
+    NEXT_LOOKUP = "lanjut"  # a pass from a solved lookup: one more name in the same desa
     COMPLAINT = "aduan"
     LOGIN = "masuk"
     LOST_CODE = "kode"  # a lost tracking code sent again to the complainant's contact
@@ -56,10 +57,24 @@ class ChallengePurpose(enum.StrEnum):
 CHALLENGE_TTL = {
     ChallengePurpose.LOOKUP: dt.timedelta(minutes=5),
     ChallengePurpose.DESIL: dt.timedelta(minutes=5),
+    ChallengePurpose.NEXT_LOOKUP: dt.timedelta(minutes=10),
     ChallengePurpose.COMPLAINT: dt.timedelta(minutes=30),
     ChallengePurpose.LOGIN: dt.timedelta(minutes=5),
     ChallengePurpose.LOST_CODE: dt.timedelta(minutes=10),
 }
+
+
+#: Names one solved lookup captcha looks up in one desa after the first, each through a pass
+#: handed on by the lookup before it (a resident checking the rest of the family).
+NEXT_LOOKUPS_PER_CAPTCHA = 3
+
+
+@dataclass(frozen=True, slots=True)
+class NextLookupPass:
+    """A pass for one more lookup in a desa without a captcha; `left` passes may follow it."""
+
+    id: str
+    left: int
 
 
 class CaptchaUnavailable(RuntimeError):
@@ -87,6 +102,9 @@ class SpentChallenges(Protocol):
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_ALLOWANCES = frozenset(str(n) for n in range(NEXT_LOOKUPS_PER_CAPTCHA))
 
 
 class CaptchaKeys:
@@ -162,6 +180,25 @@ class Captcha:
         Raises CaptchaUnavailable when the spent-challenge store does not answer."""
         challenge = self.keys.read(pass_id, bound_to=bound_to)
         return challenge is not None and challenge.purpose is purpose and self.spent.spend(challenge, utcnow())
+
+    def next_lookup_pass(self, desa_code: str, allowance: int) -> NextLookupPass | None:
+        """The pass a lookup in `desa_code` hands on while its allowance (the passes it may still
+        give: NEXT_LOOKUPS_PER_CAPTCHA after a solved captcha) lasts; None once it is used up."""
+        if allowance <= 0:
+            return None
+        left = allowance - 1
+        return NextLookupPass(self.issue(ChallengePurpose.NEXT_LOOKUP, bound_to=f"{desa_code}|{left}"), left)
+
+    def redeem_next_lookup(self, pass_id: str | None, left: str | None, desa_code: str) -> int | None:
+        """Spend a next-lookup pass for `desa_code`: the allowance it carries on (`left`, as the
+        form sent it back; the pass is bound to it), or None when it is forged, spent or expired.
+
+        Raises CaptchaUnavailable when the spent-challenge store does not answer."""
+        if left not in _ALLOWANCES:
+            return None
+        if not self.redeem(ChallengePurpose.NEXT_LOOKUP, pass_id, bound_to=f"{desa_code}|{left}"):
+            return None
+        return int(left)
 
     def live(self, challenge_id: str) -> Challenge | None:
         """The challenge while it can still be answered (for serving its image or audio)."""

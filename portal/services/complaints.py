@@ -61,8 +61,10 @@ STATUS_LABELS: dict[ComplaintStatus, str] = {
     ComplaintStatus.DITERUSKAN: N_("Diteruskan ke Dinas Sosial"),
     ComplaintStatus.DITOLAK: N_("Ditolak"),
     ComplaintStatus.SELESAI: N_("Selesai"),
-    ComplaintStatus.DISEMBUNYIKAN: N_("Ditutup"),
+    ComplaintStatus.DISEMBUNYIKAN: N_("Disembunyikan (spam)"),
 }
+#: What the public tracking page says: a complainant is not told that staff judged it spam.
+PUBLIC_STATUS_LABELS: dict[ComplaintStatus, str] = {**STATUS_LABELS, ComplaintStatus.DISEMBUNYIKAN: N_("Ditutup")}
 KIND_LABELS: dict[ComplaintKind, str] = {
     ComplaintKind.USUL: N_("Usul (mengusulkan penerima)"),
     ComplaintKind.SANGGAH: N_("Sanggah (penerima tidak layak)"),

@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +41,7 @@ from portal.models import (
 )
 from portal.services.audit import record
 from portal.services.complaint_changes import Kabar, record_change
+from portal.services.complaints import KIND_LABELS, STATUS_LABELS
 from portal.services.lookup import age_on
 from portal.services.pii import PiiVault, mask_number
 from portal.services.staff import in_scope, scope_condition
@@ -209,8 +210,10 @@ EXPORT_HEADER = [N_("kode"), N_("jenis"), N_("status"), N_("kode_desa"), N_("des
 
 
 def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: QueueFilter,
-                now: dt.datetime | None = None) -> Iterator[list[str]]:
-    """CSV rows for the musyawarah desa: the filtered queue with NIKs masked. Logs the export."""
+                now: dt.datetime | None = None, *, translate: Callable[[str], str] = str) -> Iterator[list[str]]:
+    """CSV rows for the musyawarah desa: the filtered queue with NIKs masked. Logs the export.
+
+    Kinds and states are written in words, through `translate` (the reader's language)."""
     now = now or utcnow()
     record(session, "ekspor", user, region_code=filters.desa_code or user.region_code,
            detail={"status": filters.status or "", "jenis": filters.kind or "", "desa": filters.desa_code or ""})
@@ -222,7 +225,8 @@ def export_rows(session: Session, vault: PiiVault, user: StaffUser, filters: Que
     for c in complaints:
         niks = masked_niks(vault, c)
         yield [_cell(value) for value in [
-            c.code, c.kind.value, c.status.value, c.desa_code, names.get(c.desa_code, ""),
+            c.code, translate(KIND_LABELS[c.kind]), translate(STATUS_LABELS[c.status]), c.desa_code,
+            names.get(c.desa_code, ""),
             c.created_at.date().isoformat(), str(age_days(c, now)), c.complainant_name,
             niks["pelapor"], c.subject_name, niks["subjek"] or "",
             c.subject_rt or "", c.subject_rw or "", c.description,
@@ -339,6 +343,40 @@ def _conflicted(user: StaffUser, complaint: Complaint) -> bool:
 def _check_conflict(user: StaffUser, complaint: Complaint) -> None:
     if _conflicted(user, complaint):
         raise ConflictOfInterest()
+
+
+@dataclass(frozen=True, slots=True)
+class MoveChoice:
+    """A move as a staff member is offered it: what the button says it does, and what follows."""
+
+    to: ComplaintStatus
+    label: str
+    explanation: str
+
+
+#: Per target state: the button's words (what it does, not the state's name) and what follows.
+MOVE_LABELS: dict[ComplaintStatus, tuple[str, str]] = {
+    S.DITINJAU: (N_("Mulai tinjau"), N_("Status menjadi Sedang ditinjau; pelapor melihatnya di halaman lacak.")),
+    S.DITERUSKAN: (N_("Teruskan ke Dinas Sosial"),
+                   N_("Untuk ditindaklanjuti Dinas Sosial di SIKS-NG; pelapor melihat statusnya.")),
+    S.DITOLAK: (N_("Tolak aduan"), N_("Alasan wajib diisi di Catatan dan ditampilkan ke pelapor.")),
+    S.SELESAI: (N_("Tandai selesai"), N_("Catatan wajib diisi dan ditampilkan ke pelapor.")),
+    S.DISEMBUNYIKAN: (N_("Sembunyikan (spam)"), N_(
+        "Untuk spam atau aduan yang kasar: aduan keluar dari antrian dan tidak dihitung di statistik. "
+        "Pelapor melihatnya sebagai Ditutup. Catatan wajib diisi dan hanya dilihat petugas.")),
+}
+#: Bringing a hidden complaint back is not "starting a review" for whoever reads the button.
+_UNHIDE = (N_("Kembalikan ke antrian"),
+           N_("Aduan tampil lagi di antrian dan dihitung di statistik, dengan status Sedang ditinjau."))
+
+
+def move_choices(user: StaffUser, complaint: Complaint) -> list[MoveChoice]:
+    """The moves this user may make now, each with the words of its button and what it does."""
+    moves = []
+    for to in allowed_moves(user, complaint):
+        label, explanation = _UNHIDE if complaint.status is S.DISEMBUNYIKAN else MOVE_LABELS[to]
+        moves.append(MoveChoice(to, label, explanation))
+    return moves
 
 
 def allowed_moves(user: StaffUser, complaint: Complaint) -> list[ComplaintStatus]:

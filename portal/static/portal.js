@@ -42,18 +42,20 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
   const FAIL = portalMessage(status, 'failed');
   const newCtrl = () => (window.AbortController ? new AbortController() : { abort() {} });
 
-  const getList = async (url, ctrl) => {
+  // The JSON of a region answer ({wilayah: [...], ...}); throws on anything else.
+  const getJson = async (url, ctrl) => {
     const t = setTimeout(() => ctrl.abort(), 20000);
     try {
       const r = await fetch(url, { headers: { Accept: 'application/json' }, signal: ctrl.signal });
       if (!r.ok) throw new Error('HTTP ' + r.status);
       const data = await r.json();
       if (!data || !Array.isArray(data.wilayah)) throw new Error('bad response');
-      return data.wilayah;
+      return data;
     } finally {
       clearTimeout(t);
     }
   };
+  const getList = async (url, ctrl) => (await getJson(url, ctrl)).wilayah;
 
   // Keep only the placeholder.
   const clear = (sel) => { sel.length = 1; sel.value = ''; sel.disabled = true; };
@@ -121,8 +123,8 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
       if (!ready && !(await load(i, false))) return;
     }
     say(status, portalMessage(status, 'picked', { desa: w.nama, induk: w.induk }));
-    const nama = $('nama');
-    if (nama) nama.focus();
+    const next = $(sform.dataset.focusAfter || 'nama');
+    if (next) next.focus();
   };
 
   let timer = 0;
@@ -133,20 +135,21 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
     const q = input.value.trim();
     const my = ++sseq;
     if (sctrl) sctrl.abort();
-    if (q.length < 3) {
+    if (q.replace(/[^0-9A-Za-z\u00C0-\u024F]/g, '').length < 3) {
       out.textContent = '';
-      if (explicit) say(sstatus, portalMessage(sstatus, 'tooShort'));
+      say(sstatus, q || explicit ? portalMessage(sstatus, 'tooShort') : '');
       return;
     }
     const ctrl = sctrl = newCtrl();
-    let list;
+    let data;
     try {
-      list = await getList('/api/wilayah/cari?q=' + encodeURIComponent(q), ctrl);
+      data = await getJson('/api/wilayah/cari?q=' + encodeURIComponent(q), ctrl);
     } catch (e) {
       if (my === sseq) say(sstatus, portalMessage(sstatus, 'failed'));
       return;
     }
     if (my !== sseq) return;
+    const list = data.wilayah;
     out.textContent = '';
     for (const w of list) {
       const li = doc.createElement('li');
@@ -160,7 +163,10 @@ const portalMessage = (el, key, values = {}) => String((el && el.dataset[key]) |
       li.appendChild(b);
       out.appendChild(li);
     }
-    say(sstatus, list.length ? portalMessage(sstatus, 'found', { n: list.length }) : portalMessage(sstatus, 'none'));
+    const more = Number(data.lainnya) || 0;
+    if (data.terlalu_pendek) say(sstatus, portalMessage(sstatus, 'tooShort'));
+    else if (!list.length) say(sstatus, portalMessage(sstatus, 'none'));
+    else say(sstatus, portalMessage(sstatus, more ? 'more' : 'found', { n: list.length, more }));
   };
 
   input.addEventListener('input', () => {

@@ -109,14 +109,76 @@ def test_a_close_spelling_is_shown_masked_and_marked_ejaan_berbeda(app, client, 
     assert "Si** Am****" in exact.text and "ejaan berbeda" not in exact.text
 
 
+def next_lookup_of(page: str) -> dict[str, str]:
+    """The pass fields of the "another name in this desa" form a lookup page carries."""
+    return {name: re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
+            for name in ("lanjutan", "sisa")}
+
+
 def test_a_single_word_asks_for_the_full_name_next_to_the_field_and_keeps_it(app, client, registry):
     response = lookup(app, client, "Siti")
     assert response.status_code == 200
-    assert re.search(r'id="nama-error">Tidak ada yang bernama persis satu kata ini', response.text)
-    assert "Tulis nama lengkap sesuai KTP" in response.text
+    assert re.search(r'id="nama-error">Tulis nama lengkap sesuai KTP, termasuk nama belakang', response.text)
+    assert "tidak ada yang terdaftar hanya dengan satu kata ini" in response.text
     assert 'value="Siti"' in response.text
     assert f'<option selected value="{DESA_A}">' in response.text
     assert "Si** Am****" not in response.text and "Data ditemukan" not in response.text
+    # The captcha it spent is not wasted: the full name goes through without a new one.
+    assert 'name="captcha_jawaban"' not in response.text and "Tidak perlu mengetik angka lagi" in response.text
+    full = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **next_lookup_of(response.text)})
+    assert "Data ditemukan" in full.text and "Si** Am****" in full.text
+
+
+def test_another_name_in_the_same_desa_needs_no_new_captcha_a_few_times(app, client, registry):
+    page = lookup(app, client, "Siti Aminah").text
+    assert f'href="/?desa={DESA_A}">Cari nama lain</a>' in page
+    assert "Cari nama lain di Cileunyi Kulon" in page
+    names = ["Moch. Djoenaedi", "Siti Nurbaya", "Sri Wahyuni"]
+    expected = ["Data ditemukan", "Nama tidak ditemukan di desa ini", "Terlalu banyak nama yang sama"]
+    for name, heading in zip(names, expected, strict=True):
+        passes = next_lookup_of(page)
+        page = client.post("/cek", data={**CHAIN, "nama": name, **passes}).text
+        assert heading in page and f'href="/?desa={DESA_A}">Cari nama lain</a>' in page
+        # A pass is good for one name only.
+        replay = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **passes})
+        assert "sudah dipakai atau kedaluwarsa" in replay.text and "Data ditemukan" not in replay.text
+        assert 'name="captcha_jawaban"' in replay.text
+    # One captcha buys four names: after that only the link, which asks for a captcha again.
+    assert 'name="lanjutan"' not in page
+    assert f'<option selected value="{DESA_A}">' in client.get(f"/?desa={DESA_A}").text
+    assert f"<option selected value=\"{DESA_A}\">" not in client.get("/").text  # the cached blank form stays blank
+
+
+def test_changing_the_region_drops_the_pass_and_asks_for_the_captcha(app, client, registry):
+    passes = next_lookup_of(lookup(app, client, "Siti").text)
+    step = client.post("/", data={**CHAIN, "desa": "", "nama": "Budi Santoso", "lanjut": "kecamatan", **passes})
+    assert 'name="lanjutan"' not in step.text and 'name="captcha_jawaban"' in step.text
+
+
+def test_a_next_lookup_pass_neither_opens_another_desa_nor_gains_more_names(app, client, registry):
+    passes = next_lookup_of(lookup(app, client, "Siti Aminah").text)
+    other_desa = {**CHAIN, "desa": DESA_B}
+    assert "Data ditemukan" not in client.post("/cek", data={**other_desa, "nama": "Budi Santoso", **passes}).text
+    more = {**passes, "sisa": "2" if passes["sisa"] != "2" else "1"}
+    assert "Data ditemukan" not in client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **more}).text
+    forged = {"lanjutan": app.extensions["captcha"].issue(ChallengePurpose.LOOKUP), "sisa": "2"}
+    assert "Data ditemukan" not in client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **forged}).text
+
+
+def test_a_found_person_offers_a_prefilled_perbaikan_and_sanggah_with_nothing_in_the_url(app, client, registry):
+    page = lookup(app, client, "Siti Aminah").text
+    forms = re.findall(r'<form method="post" action="(/aduan/baru)" class="complaint-button">(.*?)</form>',
+                       page, re.S)
+    kinds = [re.search(r'name="jenis" value="(\w+)"', body).group(1) for _action, body in forms]
+    assert kinds == ["perbaikan", "sanggah"]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', forms[0][1]))
+    assert fields["subjek_nama"] == "Siti Aminah" and fields["desa"] == DESA_A
+    assert "nik" not in " ".join(fields) and registry[0]["nik"] not in page
+    form = client.post("/aduan/baru", data=fields).text
+    assert 'value="Siti Aminah"' in form and f'<option selected value="{DESA_A}">' in form
+    assert re.search(r'<input checked id="jenis-\d" name="jenis" required type="radio" value="perbaikan">', form)
+    assert f'value="{fields["subjek_rt"]}"' in form
+    assert registry[0]["nik"] not in form
 
 
 def test_another_desa_does_not_answer(app, client, registry):
@@ -261,11 +323,44 @@ def test_region_json_is_cacheable(client):
 
 
 def test_desa_search_with_and_without_javascript(client):
-    found = client.get("/api/wilayah/cari", query_string={"q": "cileunyi"}).json["wilayah"]
+    answer = client.get("/api/wilayah/cari", query_string={"q": "kulon cileunyi"}).json
     parents = "Cileunyi, Kabupaten Bandung, Jawa Barat"
-    assert {"kode": DESA_A, "nama": "Cileunyi Kulon", "induk": parents} in found
+    assert answer == {"wilayah": [{"kode": DESA_A, "nama": "Cileunyi Kulon", "induk": parents}],
+                      "lainnya": 0, "terlalu_pendek": False}
     page = client.get("/cari-desa", query_string={"q": "Cileunyi Kulon"}).text
     assert f'href="/?desa={DESA_A}"' in page
+
+
+def test_two_letters_ask_for_three_with_and_without_javascript(client):
+    answer = client.get("/api/wilayah/cari", query_string={"q": "ci"}).json
+    assert answer == {"wilayah": [], "lainnya": 0, "terlalu_pendek": True}
+    page = client.get("/cari-desa", query_string={"q": "ci"}).text
+    assert "Ketik minimal 3 huruf nama desa/kelurahan." in page and "Tidak ada desa" not in page
+    # The script says it with the page's words, not its own.
+    assert 'data-too-short="Ketik minimal 3 huruf nama desa/kelurahan."' in client.get("/").text
+
+
+def test_the_desa_search_says_how_many_more_there_are(app, client, session, test_regions):
+    from portal.services.regions import RegionRecord, load_regions
+
+    many = [RegionRecord(f"32.04.05.{2100 + n}", f"Sukamaju {n}", 4, "desa", "32.04.05") for n in range(1, 26)]
+    load_regions(session, [*test_regions, *many])
+    session.commit()
+    answer = client.get("/api/wilayah/cari", query_string={"q": "sukamaju"}).json
+    assert len(answer["wilayah"]) == 20 and answer["lainnya"] == 5
+    page = client.get("/cari-desa", query_string={"q": "sukamaju"}).text
+    assert "Dan 5 desa lain — tambahkan nama kecamatan atau kabupaten" in page
+    assert "dan {more} desa lain — tambahkan nama kecamatan atau kabupaten." in client.get("/").text
+
+
+def test_the_complaint_form_has_the_same_desa_search(client):
+    form = client.get("/aduan/baru").text
+    assert 'id="desa-cari"' in form and 'data-focus-after="subjek_nama"' in form
+    assert 'name="untuk" value="aduan"' in form
+    page = client.get("/cari-desa", query_string={"q": "cileunyi kulon", "untuk": "aduan"}).text
+    assert f'href="/aduan/baru?desa={DESA_A}"' in page
+    chosen = client.get("/aduan/baru", query_string={"desa": DESA_A}).text
+    assert f'<option selected value="{DESA_A}">Cileunyi Kulon</option>' in chosen
 
 
 def test_security_headers(client):
@@ -459,3 +554,20 @@ def test_each_no_javascript_step_lands_at_the_field_it_opens(client, url):
     fragments = [action.split("#")[1] for action, _, _ in steps]
     assert fragments == ["kabupaten", "kecamatan", "desa", "captcha_jawaban"]
     assert all(f'id="{fragment}"' in page for fragment in fragments)
+
+
+def test_the_result_pages_forms_carry_the_visitors_csrf_token(app, registry):
+    app.config["WTF_CSRF_ENABLED"] = True
+    csrf = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+    client = app.test_client()
+    page = client.get("/").text
+    found = client.post("/cek", data={**CHAIN, "nama": "Siti Aminah", **solve(app, page),
+                                      "csrf_token": csrf.search(page).group(1)}).text
+    next_form = found[found.index('<section class="next-lookup">'):]
+    again = client.post("/cek", data={**CHAIN, "nama": "Moch. Djoenaedi", **next_lookup_of(found),
+                                      "csrf_token": csrf.search(next_form).group(1)})
+    assert again.status_code == 200 and "Mo** Dj*******" in again.text
+    button = found[found.index('class="complaint-button"'):]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', button[:button.index("</form>")]))
+    assert "csrf_token" in fields
+    assert 'value="Siti Aminah"' in client.post("/aduan/baru", data=fields).text

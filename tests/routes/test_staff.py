@@ -360,3 +360,80 @@ def test_staff_forms_that_come_back_summarise_their_errors(app, world):
     outside = as_user(app, "kabupaten").post("/staf/akun", data={"username": "op.luar", "role": "desa",
                                                                 "region": DESA_C})
     assert [target for target, _ in summary_links(outside.text)] == ["username"]
+
+
+# -- what the screens say ---------------------------------------------------------------------
+
+
+def test_the_queue_names_each_desa_with_its_code_beside_it(app, world):
+    page = as_user(app, "kecamatan").get("/staf/antrian").text
+    assert f'<td>Cileunyi Kulon <small class="region-code">{DESA_A}</small></td>' in page
+    assert "<td>Sanggah (penerima tidak layak)</td>" in page and "<td>Diterima</td>" in page
+    assert "<td>sanggah</td>" not in page and "<td>diterima</td>" not in page
+    # The header says whose screen this is in words.
+    assert 'Kecamatan · Cileunyi <small class="region-code">32.04.05</small>' in page
+    admin = as_user(app, "admin").get("/staf/antrian").text
+    assert re.search(r"<span>admin \(.*?\)</span>", admin).group(0) == "<span>admin (Admin · seluruh Indonesia)</span>"
+    assert f"Namosain <small class=\"region-code\">{DESA_C}</small>" in admin
+
+
+def test_the_queue_filter_picks_a_desa_of_the_scope_by_name(app, world):
+    client = as_user(app, "kecamatan")
+    page = client.get("/staf/antrian").text
+    picker = re.search(r'<select id="f-desa" name="desa">(.*?)</select>', page, re.S).group(1)
+    assert '<optgroup label="Kecamatan Cileunyi">' in picker
+    assert re.findall(r'<option value="([\d.]+)" >', picker) == [
+        "32.04.05.2005", "32.04.05.2006", DESA_A, DESA_B, "32.04.05.2003", "32.04.05.2004"]  # by name
+    assert f'<option value="{DESA_A}" >Cileunyi Kulon</option>' in picker
+    assert DESA_C not in picker and "Kode desa" not in page
+    chosen = client.get(f"/staf/antrian?desa={DESA_B}").text
+    assert f'<option value="{DESA_B}" selected>Cileunyi Wetan</option>' in chosen
+    assert world["inside"] not in chosen  # its complaint is in DESA_A
+    # The whole country is too many for a list: the admin types a code, or a name that is searched.
+    admin = as_user(app, "admin")
+    by_code = admin.get(f"/staf/antrian?desa={DESA_C}").text
+    assert f'<input id="f-desa" name="desa" value="{DESA_C}"' in by_code and "Dipilih: Namosain." in by_code
+    one = admin.get("/staf/antrian?desa=namosain&jenis=sanggah")
+    assert one.status_code == 302 and one.headers["Location"] == f"/staf/antrian?desa={DESA_C}&jenis=sanggah"
+    several = admin.get("/staf/antrian?desa=cileunyi").text
+    assert "Pilih desanya:" in several and f'href="/staf/antrian?desa={DESA_A}">Cileunyi Kulon</a>' in several
+    assert world["inside"] in several and world["outside"] in several  # no desa chosen yet: all of them
+    assert 'href="/staf/antrian.csv"' in several
+    assert "Tidak ada desa/kelurahan dengan nama itu" in admin.get("/staf/antrian?desa=xqzt").text
+
+
+def test_the_spam_move_says_what_it_does_and_the_public_sees_it_closed(app, world):
+    client = as_user(app, "desa.a")
+    code = world["inside"]
+    page = client.get(f"/staf/aduan/{code}").text
+    assert f'Desa Cileunyi Kulon <small class="region-code">{DESA_A}</small>' in page
+    buttons = dict(re.findall(r'<button type="submit" name="to" value="(\w+)"[^>]*>([^<]+)</button>', page))
+    assert buttons == {"ditinjau": "Mulai tinjau", "disembunyikan": "Sembunyikan (spam)"}
+    assert "aduan keluar dari antrian dan tidak dihitung di statistik" in page
+    assert "Ubah ke:" not in page and "Ditutup" not in page.split('name="to"')[1]
+    assert client.post(f"/staf/aduan/{code}/pindah",
+                       data={"to": "disembunyikan", "version": "1", "note": "Iklan"}).status_code == 303
+    hidden = client.get(f"/staf/aduan/{code}").text
+    assert "<strong>Disembunyikan (spam)</strong>" in hidden
+    assert re.findall(r'name="to" value="(\w+)"[^>]*>([^<]+)<', hidden) == [("ditinjau", "Kembalikan ke antrian")]
+    assert code not in client.get("/staf/antrian").text
+    tracked = app.test_client().post("/aduan/lacak", data={"kode": code}).text
+    assert "Ditutup" in tracked and "spam" not in tracked
+
+
+def test_the_audit_log_and_accounts_name_their_regions(app, world):
+    client = as_user(app, "kabupaten")
+    client.get(f"/staf/antrian.csv?desa={DESA_A}").close()
+    audit = client.get("/staf/audit").text
+    assert f'<td>Cileunyi Kulon <small class="region-code">{DESA_A}</small></td>' in audit
+    accounts = client.get("/staf/akun").text
+    assert '<td>Kabupaten Bandung <small class="region-code">32.04</small></td>' in accounts
+
+
+def test_the_export_writes_kinds_and_states_in_words(app, world):
+    body = as_user(app, "desa.a").get("/staf/antrian.csv").data.decode("utf-8")
+    row = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))[1]
+    assert row[1:5] == ["Sanggah (penerima tidak layak)", "Diterima", DESA_A, "Cileunyi Kulon"]
+    english = as_user(app, "desa.a")
+    english.set_cookie("bahasa", "en")
+    assert "Objection" in english.get("/staf/antrian.csv", headers={"Accept-Language": "en"}).data.decode()

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, func, select
 from portal.models import SpentChallenge
 from portal.services.captcha import (
     CHALLENGE_TTL,
+    NEXT_LOOKUPS_PER_CAPTCHA,
     Captcha,
     CaptchaKeys,
     ChallengePurpose,
@@ -124,3 +125,32 @@ def test_fixed_answer_for_tests_and_benchmarks(captcha):
     fixed = Captcha(keys, captcha.spent)
     challenge = fixed.issue(LOOKUP)
     assert fixed.attempt(LOOKUP, challenge, "42")
+
+
+def test_a_next_lookup_pass_is_single_use_bound_to_its_desa_and_its_allowance(captcha):
+    first = captcha.next_lookup_pass("32.04.05.2001", NEXT_LOOKUPS_PER_CAPTCHA)
+    assert first.left == NEXT_LOOKUPS_PER_CAPTCHA - 1
+    assert captcha.redeem_next_lookup(first.id, str(first.left), "32.04.05.2002") is None  # another desa
+    assert captcha.redeem_next_lookup(first.id, str(first.left + 1), "32.04.05.2001") is None  # more names
+    assert captcha.redeem_next_lookup(first.id, "x", "32.04.05.2001") is None
+    assert captcha.redeem_next_lookup(first.id, str(first.left), "32.04.05.2001") == first.left
+    assert captcha.redeem_next_lookup(first.id, str(first.left), "32.04.05.2001") is None  # spent
+    # A lookup challenge or a desil pass is no next-lookup pass.
+    for other in (captcha.issue(LOOKUP), captcha.issue(ChallengePurpose.DESIL, bound_to="32.04.05.2001|1")):
+        assert captcha.redeem_next_lookup(other, "1", "32.04.05.2001") is None
+
+
+def test_one_solved_captcha_hands_on_a_few_next_lookups_and_no_more(captcha):
+    allowance, lookups = NEXT_LOOKUPS_PER_CAPTCHA, 1
+    while (next_pass := captcha.next_lookup_pass("32.04.05.2001", allowance)) is not None:
+        allowance = captcha.redeem_next_lookup(next_pass.id, str(next_pass.left), "32.04.05.2001")
+        lookups += 1
+    assert lookups == 1 + NEXT_LOOKUPS_PER_CAPTCHA == 4
+
+
+def test_a_next_lookup_pass_expires_after_ten_minutes():
+    keys = CaptchaKeys("a secret key for the tests")
+    issued = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    pass_id = keys.issue(ChallengePurpose.NEXT_LOOKUP, bound_to="32.04.05.2001|2", now=issued)
+    assert keys.read(pass_id, bound_to="32.04.05.2001|2", now=issued + dt.timedelta(minutes=9)) is not None
+    assert keys.read(pass_id, bound_to="32.04.05.2001|2", now=issued + dt.timedelta(minutes=10)) is None
