@@ -192,9 +192,9 @@ def _public_note(note: str) -> str:
 def compose(kabar: Kabar, code: str, status: ComplaintStatus, kind: MessageKind, note: str,
             channel: MessageChannel) -> tuple[str, str]:
     """Subject and body of a message about a complaint, in Bahasa Indonesia."""
-    from portal.services.complaints import STATUS_LABELS  # complaints records its changes here
+    from portal.services.complaints import PUBLIC_STATUS_LABELS  # complaints records its changes here
 
-    label = str(STATUS_LABELS[status])
+    label = str(PUBLIC_STATUS_LABELS[status])  # what lacak says too
     note = _public_note(note)
     track, stop = kabar.track_link(code), kabar.stop_link(code)
     subject = _SUBJECTS[kind].format(code=code, status=label)

@@ -195,3 +195,22 @@ def test_a_sweep_that_rolls_back_leaves_no_level_event_or_message(app, session, 
     # ... and the next sweep does it all, once.
     assert sweep(session, messenger).kecamatan == 1
     assert len(list(session.scalars(select(OutboxMessage)))) == 1
+
+
+def test_a_complainant_who_asked_for_news_hears_of_the_escalation(app, session, vault, messenger):
+    from portal.models import ContactChannel
+    from portal.services.complaint_changes import CONTACT_FIELD, contact_hash
+    from portal.services.outbox import RECIPIENT_FIELD
+
+    waiting = filed(session, vault, 14.5)
+    waiting.contact_channel = ContactChannel.SMS
+    waiting.contact_encrypted = vault.encrypt("+6281234567890", CONTACT_FIELD)
+    waiting.contact_hash = contact_hash(vault, "+6281234567890")
+    waiting.contact_consent_at = NOW - dt.timedelta(days=14.5)
+    session.commit()
+    sweep(session, messenger)
+    sweep(session, messenger)  # a second sweep tells nobody again
+    [news] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == MessageKind.STATUS)).all()
+    assert vault.decrypt(news.recipient_encrypted, RECIPIENT_FIELD) == "+6281234567890"
+    assert waiting.code in news.body and "Diteruskan otomatis ke kecamatan" in news.body and len(news.body) <= 160
+    assert COMPLAINANT_NIK not in news.body and "Budi" not in news.body
