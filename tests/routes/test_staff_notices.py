@@ -40,7 +40,7 @@ def test_a_staff_member_sets_their_contact_and_a_wrong_number_is_shown_again(app
     page = wrong.get_data(as_text=True)
     assert wrong.status_code == 200
     assert 'value="021 555"' in page  # what was typed comes back
-    assert page.count("Nomor HP tidak dikenali") == 2  # next to the field, and in the summary at the top
+    assert page.count("Nomor HP seluler tidak dikenali") == 2  # next to the field, and in the summary at the top
     assert page.index('role="alert"') < page.index('id="alamat"')
     assert _account(session, "op.desa").contact_encrypted is None
 
