@@ -211,3 +211,14 @@ def test_when_every_decoding_slot_stays_busy_the_form_comes_back_with_503(app, c
     assert response.status_code == 503
     assert "Layanan sedang gangguan" in response.text and 'value="Budi Santoso"' in response.text
     assert complaints(session) == 0
+
+
+def test_lacak_shows_times_in_the_zone_of_the_desa(app, client, session, vault):
+    from tests.conftest import DESA_C, make_complaint
+
+    kupang = make_complaint(session, vault, desa=DESA_C)
+    bandung = make_complaint(session, vault, subject="Dewi Lestari")
+    session.commit()
+    assert "WITA" in client.post("/aduan/lacak", data={"kode": kupang}).text
+    page = client.post("/aduan/lacak", data={"kode": bandung}).text
+    assert "WIB" in page and "WITA" not in page
