@@ -108,6 +108,11 @@ class Config:
     # Makes every captcha answer this text: for tests and benchmarks only.
     CAPTCHA_FIXED_ANSWER = os.environ.get("CAPTCHA_FIXED_ANSWER") or None
 
+    # The portal's real address, as residents must type it (shown in the trust notice on every
+    # public page and drawn into the QR posters), e.g. https://cekbansos.bandungkab.go.id.
+    # Unset: the address the request came to (fine on a laptop, not for a printed poster).
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+
     # Complaints: evidence photos live outside the web root (default instance/uploads).
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
     UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
@@ -187,6 +192,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         url = config.get(f"{prefix}_GATEWAY_URL")
         if url and not url.startswith("https://"):
             raise ConfigError(f"PORTAL_ENV=production needs an https:// {prefix}_GATEWAY_URL (the token travels).")
+    base_url = config.get("PUBLIC_BASE_URL")
+    if base_url and not base_url.startswith("https://"):
+        raise ConfigError("PORTAL_ENV=production needs an https:// PUBLIC_BASE_URL (residents are told to check it).")
     if config.get("SMTP_PASSWORD") and not config.get("SMTP_STARTTLS"):
         raise ConfigError("PORTAL_ENV=production refuses SMTP_PASSWORD without SMTP_STARTTLS (sent in clear).")
     if missing:
