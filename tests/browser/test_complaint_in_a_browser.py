@@ -39,7 +39,7 @@ def operator(session):
 def file_complaint(page, live_portal, *, javascript: bool, shots: bool = False) -> str:
     """Files a sanggah with a photo, first without the description (an error round); returns the code."""
     page.goto(live_portal("/aduan/baru"))
-    checked(page, name="aduan" if shots else None)
+    checked(page)
     page.check("input[name=jenis][value=sanggah]")
     if javascript:
         choose_desa_with_javascript(page)
@@ -123,7 +123,7 @@ def test_a_complaint_is_filed_tracked_resolved_and_reopened(browser, phone, live
     page.fill("#komentar", "Pak Budi masih menerima PKH bulan ini.")
     page.click("form[action$='/buka-kembali'] button[type=submit], form:has(#komentar) button[type=submit]")
     page.wait_for_selector("section.track")
-    checked(page, name="lacak" if javascript else None)
+    checked(page)
     assert "dibuka kembali" in page.inner_text("main")
 
 

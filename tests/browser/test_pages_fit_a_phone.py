@@ -20,6 +20,8 @@ PAGES = {
     "masuk": "/staf/masuk",
 }
 
+#: Of these pages, the ones the README shows (the flows' tests shoot the others).
+SCREENSHOTS = {"statistik-kabupaten"}
 #: The smallest box a finger hits reliably (WCAG 2.5.5, Android's 48 dp, Apple's 44 pt).
 TOUCH = 44
 
@@ -64,7 +66,7 @@ def test_every_page_fits_a_phone_and_passes_axe(phone, live_portal, javascript):
     page = phone(javascript=javascript)
     for name, path in PAGES.items():
         page.goto(live_portal(path))
-        checked(page, name=name if javascript else None)
+        checked(page, name=name if javascript and name in SCREENSHOTS else None)
         assert small_targets(page) == [], path
         assert touching_buttons(page) == [], path
 

@@ -20,7 +20,7 @@ def cells_of(page: str, name: str) -> list[str]:
     """The text of the number cells in the row headed `name`."""
     row = re.search(r"<tr>\s*<th scope=\"row\">(?:<a [^>]*>)?" + re.escape(name) + r"\b.*?</tr>", page, re.S)
     assert row, f"no row for {name}"
-    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row.group(0), re.S)]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
 
 
 def test_overview_lists_kabupaten_with_links_and_may_be_cached(client, session, vault):

@@ -42,3 +42,25 @@ def test_the_fake_site_page_names_the_address_and_what_is_never_asked(official, 
     assert "cekbansos.bandungkab.go.id" in response.text and "OTP" in response.text
     assert "<h1>Beware of fake sites and messages</h1>" in client.get(
         "/waspada", headers={"Accept-Language": "en"}).text
+
+
+PAGE_BUDGET = 30 * 1024  # bytes: the page, its stylesheet, its script and the captcha image together
+
+
+def _size(client, path: str) -> tuple[int, bytes]:
+    response = client.get(path)
+    data = response.data
+    response.close()  # a static file's handle
+    return len(data), data
+
+
+@pytest.mark.parametrize("path", ["/", "/aduan/baru", "/aduan/lacak", "/waspada", "/statistik?kabupaten=32.04"])
+def test_a_public_page_with_the_notice_stays_within_30_kb(official, client, path):
+    import re
+
+    size, page = _size(client, path)
+    total = size + _size(client, "/static/portal.css")[0] + _size(client, "/static/portal.js")[0]
+    captcha = re.search(rb'src="(/captcha/[^"]+\.png)"', page)
+    if captcha:
+        total += _size(client, captcha.group(1).decode())[0]
+    assert total <= PAGE_BUDGET, f"{path}: {total} bytes"
