@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     playwright_api,
     search,
 )
+from tests.browser.test_pages_fit_a_phone import small_targets, touching_buttons
 from tests.conftest import DESA_A, make_row
 
 FOUND_NIK = make_row(1, name=FOUND_NAME)["nik"]
@@ -50,6 +51,7 @@ def _every_outcome(page, live_portal, *, javascript: bool, text: dict, shots: bo
     content = page.content()
     assert "Si** Am****" in content and FOUND_NIK not in content
     checked(page, name="ditemukan" if shots else None)
+    assert small_targets(page) == [] and touching_buttons(page) == []  # the desil form's NIK and its button
 
     page.fill("#nik", FOUND_NIK)  # the desil, for someone who also knows the NIK
     page.click("form[action$='/cek/desil'] button[type=submit]")
