@@ -154,6 +154,8 @@ def test_an_empty_complaint_puts_the_focus_on_the_error_summary(phone, live_port
 def test_a_qr_poster_prints_on_one_a4_page(browser, live_portal, operator):
     page = staff_page(browser, live_portal, operator)
     page.click("nav a[href='/staf/poster']")
+    page.wait_for_selector("h1")
+    checked(page)
     page.click(f"a[href='/staf/poster/{DESA_A}']")
     page.wait_for_selector("article.poster")
     checked(page)
