@@ -36,11 +36,12 @@ def operator(session):
     return "op.kulon"
 
 
-def file_complaint(page, live_portal, *, javascript: bool, shots: bool = False) -> str:
-    """Files a sanggah with a photo, first without the description (an error round); returns the code."""
+def file_complaint(page, live_portal, *, javascript: bool, kind: str = "sanggah", shots: bool = False) -> str:
+    """Files a complaint of `kind` with a photo, first without the description (an error round);
+    returns the code."""
     page.goto(live_portal("/aduan/baru"))
     checked(page)
-    page.check("input[name=jenis][value=sanggah]")
+    page.check(f"input[name=jenis][value={kind}]")
     if javascript:
         choose_desa_with_javascript(page)
     else:
@@ -48,6 +49,9 @@ def file_complaint(page, live_portal, *, javascript: bool, shots: bool = False) 
     page.fill("#subjek_nama", "Budi Santoso")
     page.fill("#subjek_rt", "3")
     page.fill("#subjek_rw", "2")
+    if kind == "perbaikan":
+        page.select_option("#perbaikan_bagian", "nama")
+        page.fill("#perbaikan_nilai", "Budi Santosa")
     page.set_input_files("#foto", small_png())
     page.fill("#pelapor_nama", "Ani Lestari")
     page.fill("#pelapor_nik", "3204 0541 0385 0001")
@@ -109,10 +113,10 @@ def triage_to_resolved(browser, live_portal, username: str, code: str, *, englis
     page.context.close()
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
-def test_a_complaint_is_filed_tracked_resolved_and_reopened(browser, phone, live_portal, operator, javascript):
+@pytest.mark.parametrize(("javascript", "kind"), [(True, "sanggah"), (False, "usul")], ids=["js", "nojs"])
+def test_a_complaint_is_filed_tracked_resolved_and_reopened(browser, phone, live_portal, operator, javascript, kind):
     page = phone(javascript=javascript)
-    code = file_complaint(page, live_portal, javascript=javascript, shots=javascript)
+    code = file_complaint(page, live_portal, javascript=javascript, kind=kind, shots=javascript)
     track(page, live_portal, code)
     assert "Diterima" in page.inner_text("section.track") and "WIB" in page.inner_text("section.track")
 
@@ -131,7 +135,7 @@ def test_in_english_filing_tracking_and_triage_speak_english(browser, phone, liv
     page = phone(english=True)
     page.goto(live_portal("/aduan/baru"))
     assert page.get_attribute("html", "lang") == "en"
-    code = file_complaint(page, live_portal, javascript=True)
+    code = file_complaint(page, live_portal, javascript=True, kind="perbaikan")
     assert page.inner_text("h1") == "We have received your complaint"
     track(page, live_portal, code)
     assert "Received" in page.inner_text("section.track")
