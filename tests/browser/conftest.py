@@ -148,6 +148,8 @@ def phone(browser) -> Iterator[Callable[..., object]]:
         return page
 
     yield open_page
+    for page in [page for page in NO_SCRIPT_AUDITORS if page.context in contexts]:
+        del NO_SCRIPT_AUDITORS[page]
     for context in contexts:
         context.close()
 
