@@ -9,7 +9,7 @@ TRANSLATIONS := portal/translations
 CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint bench clean messages translations
+.PHONY: run test lint bench clean messages translations screenshots
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ run: $(VENV)/.runtime translations
 test: $(VENV)/.dev translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The phone screenshots of the README (docs/screenshots/), written by the browser tests as they pass.
+screenshots: $(VENV)/.dev translations
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/browser
 
 # Every benchmark of benchmarks/ (about 12 minutes on 2 cores); BENCH_QUICK=1 for a smoke run,
 # BENCH_DATABASE_URL=postgresql+psycopg://…/bench_x to add PostgreSQL (that database is wiped).

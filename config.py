@@ -114,6 +114,12 @@ class Config:
     # Makes every captcha answer this text: for tests and benchmarks only.
     CAPTCHA_FIXED_ANSWER = os.environ.get("CAPTCHA_FIXED_ANSWER") or None
 
+    # The portal's real address, as residents must type it, e.g. https://cekbansos.bandungkab.go.id:
+    # shown in the trust notice on every public page, drawn into the QR posters, and the base of the
+    # links in messages (lacak, stop), so at most 33 characters for an SMS (checked at start).
+    # Production refuses one that is not https://; the default is `make run`'s own address.
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
     # Complaints: evidence photos live outside the web root (default instance/uploads).
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
     UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
@@ -148,8 +154,6 @@ class Config:
     OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 200)  # messages one run (job or command) delivers at most
     # A channel that is not configured delivers into the outbox only (status sent, channel dev).
     OUTBOX_DEV_CHANNEL = _env_bool("OUTBOX_DEV_CHANNEL", True)
-    # The portal's public address, for the links in messages (lacak, stop); keep it short for SMS.
-    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
     # The gateway's webhook for incoming messages (a reply STOP): /kabar/masuk/<SMS_INBOUND_TOKEN>.
     SMS_INBOUND_TOKEN = os.environ.get("SMS_INBOUND_TOKEN") or None
     SMS_INBOUND_SENDER_FIELD = os.environ.get("SMS_INBOUND_SENDER_FIELD") or "sender"
@@ -161,8 +165,6 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
     SMTP_FROM = os.environ.get("SMTP_FROM") or "Portal Cek Bansos <noreply@localhost>"
     SMTP_TIMEOUT_SECONDS = _env_float("SMTP_TIMEOUT_SECONDS", 10)
-    # Links in messages point here (the portal as residents and staff reach it).
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000"
     # Escalation and the scheduled sweeps (services.escalation, services.followup, staff notices).
     ESCALATE_KECAMATAN_DAYS = _env_int("ESCALATE_KECAMATAN_DAYS", 14)
     ESCALATE_KABUPATEN_DAYS = _env_int("ESCALATE_KABUPATEN_DAYS", 21)
@@ -225,6 +227,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         url = config.get(f"{prefix}_GATEWAY_URL")
         if url and not url.startswith("https://"):
             raise ConfigError(f"PORTAL_ENV=production needs an https:// {prefix}_GATEWAY_URL (the token travels).")
+    base_url = config.get("PUBLIC_BASE_URL")
+    if base_url and not base_url.startswith("https://"):
+        raise ConfigError("PORTAL_ENV=production needs an https:// PUBLIC_BASE_URL (residents are told to check it).")
     if config.get("SMTP_PASSWORD") and not config.get("SMTP_STARTTLS"):
         raise ConfigError("PORTAL_ENV=production refuses SMTP_PASSWORD without SMTP_STARTTLS (sent in clear).")
     if missing:

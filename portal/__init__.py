@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from portal.routes.page_cache import RenderedPages
 from portal.secrets import load_development_secrets, private_folder
 from portal.security import add_security_headers
 from portal.services.captcha import Captcha, CaptchaKeys, RedisSpentChallenges, SpentChallenges, SqlSpentChallenges
+from portal.services.local_time import format_local_time
 from portal.services.login_throttle import LoginThrottle
 from portal.services.pii import PiiVault
 from portal.services.regions import RegionDirectory
@@ -78,6 +80,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_language)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["error_summary"] = error_summary
+    app.jinja_env.filters["local_time"] = _local_time
     limiter.init_app(app)
     login_manager.init_app(app)
 
@@ -97,6 +100,11 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _local_time(moment: dt.datetime, region_code: str | None, pattern: str = "d MMM yyyy HH:mm") -> str:
+    """Jinja: `{{ event.at|local_time(desa_code) }}`, the time in its region's zone, "… 14:05 WITA"."""
+    return format_local_time(moment, region_code, pattern, get_locale())
 
 
 def engine_options(config: Mapping[str, Any], url: str | None = None) -> dict[str, Any]:

@@ -52,6 +52,12 @@ def test_production_refuses_a_fixed_captcha_answer():
         create_app({**PRODUCTION, "CAPTCHA_FIXED_ANSWER": "12345"})
 
 
+def test_production_refuses_a_public_address_without_https():
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app({**PRODUCTION, "PUBLIC_BASE_URL": "http://cekbansos.example.go.id"})
+    assert create_app({**PRODUCTION, "PUBLIC_BASE_URL": "https://cekbansos.example.go.id"})
+
+
 def test_workers_starting_at_once_agree_on_a_complete_secret(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask_babel import gettext as _
 from limits import parse_many
 
@@ -71,3 +71,13 @@ def captcha_solved(form: CaptchaForm, purpose: ChallengePurpose) -> bool:
     form.captcha_jawaban.errors = [_("Angka tidak sesuai atau gambar sudah kedaluwarsa. "
                                      "Ketik angka pada gambar yang baru.")]
     return False
+
+
+def public_base_url() -> str:
+    """The portal's real address without a trailing slash: `PUBLIC_BASE_URL`, else this request's host."""
+    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+
+
+def official_address() -> str:
+    """The real address as a resident reads and types it: the host, and a path if it has one."""
+    return public_base_url().split("://", 1)[-1]

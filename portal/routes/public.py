@@ -27,7 +27,9 @@ from portal.routes.common import (
     limit,
     new_captcha,
     no_store,
+    official_address,
     pii_vault,
+    public_base_url,
     within_shared_limit,
 )
 from portal.routes.page_cache import CAPTCHA_MARK, CSRF_MARK, RenderedPages
@@ -65,10 +67,27 @@ def _blank_lookup_page():
         return render_template("public/index.html", form=form, region_errors={},
                                batch=latest_batch(read_session()), notice=None)
 
-    html = current_app.extensions["rendered_pages"].get(("lookup", str(get_locale())), render)
+    # The trust notice names the address: without PUBLIC_BASE_URL it is the host asked for.
+    key = ("lookup", str(get_locale()), official_address())
+    html = current_app.extensions["rendered_pages"].get(key, render)
     csrf_token = generate_csrf() if current_app.config["WTF_CSRF_ENABLED"] else None
     page = RenderedPages.fill(html, captcha_id=captcha().issue(ChallengePurpose.LOOKUP), csrf_token=csrf_token)
     return no_store(make_response(page))
+
+
+@bp.app_context_processor
+def _trust_notice() -> dict:
+    """What the trust notice of every public page names: the real address (and the QR posters)."""
+    return {"official_address": official_address, "public_base_url": public_base_url}
+
+
+@bp.get("/waspada")
+@limiter.limit(limit("PAGE_LIMIT"))
+def beware():
+    """How to tell this portal from a fake one; the same for everyone, so it may be cached."""
+    response = make_response(render_template("public/beware.html"))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @bp.route("/", methods=["GET", "POST"])

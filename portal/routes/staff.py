@@ -31,6 +31,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from portal.extensions import client_address_key, db, limiter, login_manager
@@ -58,8 +59,18 @@ from portal.models import (
     StaffUser,
 )
 from portal.routes import unit_of_work
-from portal.routes.common import captcha_solved, kabar, limit, new_captcha, no_store, pii_vault, upload_dir
+from portal.routes.common import (
+    captcha_solved,
+    kabar,
+    limit,
+    new_captcha,
+    no_store,
+    pii_vault,
+    public_base_url,
+    upload_dir,
+)
 from portal.services import moderation, outbox_admin, sla, staff, staff_notifications, two_factor
+from portal.services import posters as posters_service
 from portal.services.audit import ACTIONS, audit_entries
 from portal.services.captcha import ChallengePurpose
 from portal.services.complaints import ACTOR_LABELS, CORRECTION_LABELS, KIND_LABELS, STATUS_LABELS
@@ -297,6 +308,32 @@ def logout():
     logout_user()
     session.clear()
     return redirect(url_for(".login"))
+
+
+# -- QR posters -----------------------------------------------------------------------------
+
+
+@bp.get("/poster")
+@login_required
+def posters():
+    """Choose a desa in scope to print its poster; a name search (`?q=`) for a whole kabupaten."""
+    text = request.args.get("q", "")
+    found = posters_service.desa_for_posters(db.session, None if me().role is StaffRole.ADMIN else me().region_code,
+                                            text)
+    return render_template("staff/posters.html", found=found, text=" ".join(text.split())[:60])
+
+
+@bp.get("/poster/<code>")
+@login_required
+def poster(code: str):
+    """An A4 page to print: the QR code of the lookup with this desa chosen, the real address in
+    text and the trust notice. A desa outside the user's scope is a 404, like everything else."""
+    desa = posters_service.poster_desa(db.session, code) if staff.in_scope(me(), code) else None
+    if desa is None:
+        abort(404)
+    target = posters_service.lookup_url(public_base_url(), desa.code)
+    return render_template("staff/poster.html", desa=desa, target=target,
+                           qr=Markup(posters_service.qr_svg(target)))  # noqa: S704 - segno's own SVG
 
 
 # -- dashboard and queue --------------------------------------------------------------------

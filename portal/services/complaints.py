@@ -347,6 +347,7 @@ class TrackView:
 
     code: str
     kind: ComplaintKind
+    desa_code: str
     desa_name: str
     filed_at: dt.datetime
     status: ComplaintStatus
@@ -387,7 +388,8 @@ def track_complaint(session: Session, typed_code: str, *, now: dt.datetime | Non
         for e in complaint.events if e.public
     )
     return TrackView(
-        code=complaint.code, kind=complaint.kind, desa_name=desa.name if desa else complaint.desa_code,
+        code=complaint.code, kind=complaint.kind, desa_code=complaint.desa_code,
+        desa_name=desa.name if desa else complaint.desa_code,
         filed_at=complaint.created_at, status=complaint.status, events=events,
         can_reopen=_can_reopen(complaint, now),
     )

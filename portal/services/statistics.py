@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select
@@ -25,6 +25,9 @@ from portal.models import DECIDED_STATUSES, Complaint, ComplaintEvent, Complaint
 
 #: Counts below this are hidden; a median needs at least this many resolved complaints.
 THRESHOLD = 5
+#: Desa rows per page of a kabupaten (Kabupaten Bogor has 435): a phone page stays short.
+DESA_PER_PAGE = 50
+_MAX_QUERY_LENGTH = 60
 _KABUPATEN_CODE_LENGTH = 5  # "32.04" out of "32.04.05.2001"
 
 
@@ -293,3 +296,43 @@ def desa_cells(counts: Mapping[str, int], total: Cell) -> dict[str, Cell]:
     if hidden and shown and (len(hidden) == 1 or all(counts[code] == THRESHOLD - 1 for code in hidden)):
         cells[shown[0][1]] = Cell(None, Mark.COMPLEMENT)
     return cells
+
+
+@dataclass(frozen=True, slots=True)
+class DesaPage:
+    """One page of a kabupaten's desa rows, after an optional search by name."""
+
+    rows: tuple[StatisticsRow, ...]
+    query: str
+    #: 1-based; `pages` is at least 1 even when nothing matches.
+    page: int
+    pages: int
+    #: Rows that match `query` (all of them without one), and all rows of the kabupaten.
+    matching: int
+    total: int
+    per_page: int = DESA_PER_PAGE
+
+    @property
+    def first(self) -> int:
+        """The number of the first row shown (1-based), 0 when none is."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def desa_page(rows: Sequence[StatisticsRow], query: str, page: int, *, per_page: int = DESA_PER_PAGE) -> DesaPage:
+    """The rows whose name holds every word of `query` (any case), `per_page` at a time.
+
+    Searching and paging only choose which rows to show: the cells were suppressed over the whole
+    kabupaten first, so no page or search result shows a number that the full table hides.
+    A page beyond the last shows the last one.
+    """
+    query = " ".join(query.split())[:_MAX_QUERY_LENGTH]
+    words = query.casefold().split()
+    matching = [row for row in rows if all(word in row.name.casefold() for word in words)]
+    pages = max(1, -(-len(matching) // per_page))
+    page = min(max(page, 1), pages)
+    shown = tuple(matching[(page - 1) * per_page: page * per_page])
+    return DesaPage(shown, query, page, pages, len(matching), len(rows), per_page)

@@ -1,136 +1,115 @@
-"""Cek status in a real browser (Debian's Chromium driven by Playwright), with and without JavaScript.
-
-Skips where Chromium or Playwright is missing on a developer's machine; in CI (CI=true) they
-are installed by .ci/run and a missing browser fails the run instead.
-"""
+"""Cek status in a real browser at 360×740, with and without JavaScript, in Indonesian and English:
+found, not found, a one-word name, a wrong captcha, the desil. Every page passes `checked`."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from collections.abc import Iterator
-
 import pytest
-from werkzeug.serving import make_server
 
-from config import TestConfig
-from portal import create_app
-from portal.extensions import db
-from portal.services.registry_import import import_registry
-from tests.conftest import DESA_A, TODAY, make_row, write_csv
+from tests.browser.conftest import (
+    FOUND_NAME,
+    checked,
+    choose_desa_with_javascript,
+    choose_desa_without_javascript,
+    error_summary_focused,
+    playwright_api,
+    search,
+)
+from tests.browser.test_pages_fit_a_phone import small_targets, touching_buttons
+from tests.conftest import DESA_A, make_row
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if os.environ.get("CI"):
-    from playwright import sync_api as playwright_api
-else:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-if not CHROMIUM:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Debian's chromium for the browser tests (.ci/run installs it)")
-    pytest.skip("no Chromium on this machine", allow_module_level=True)
+FOUND_NIK = make_row(1, name=FOUND_NAME)["nik"]
 
-ANSWER = "24680"
-PHONE = {"width": 360, "height": 740}
-# A phone set to Indonesian: without it the browser asks for its own language (en-US), and gets English.
-INDONESIAN = {"viewport": PHONE, "locale": "id-ID"}
-
-
-@pytest.fixture
-def live_portal(app, tmp_path) -> Iterator[str]:
-    """The test app's database served over HTTP with a known captcha answer."""
-
-    class Browser(TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        CAPTCHA_FIXED_ANSWER = ANSWER
-
-    served = create_app(Browser)
-    with served.app_context():
-        rows = [make_row(1, name="Siti Aminah", desil="3")]
-        import_registry(db.session, served.extensions["pii_vault"], write_csv(tmp_path / "r.csv", rows),
-                        imported_by="t", period="2025-Q4", today=TODAY)
-        db.session.commit()  # the import flushes; its command commits
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    with served.app_context():
-        db.engine.dispose()
+INDONESIAN_TEXT = {
+    "found": "Data ditemukan", "not_found": "Nama tidak ditemukan di desa ini", "desil": "Desil kesejahteraan",
+    "one_word": "Tulis nama lengkap sesuai KTP", "captcha": "Angka tidak sesuai",
+}
+ENGLISH_TEXT = {
+    "found": "Records found", "not_found": "Name not found in this village", "desil": "Welfare decile",
+    "one_word": "Type the full name as it is on the ID card", "captcha": None,
+}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
+def _lookup_form(page, live_portal, javascript: bool, *, first: bool = False) -> None:
+    """The form with the desa chosen as a resident would: the selects, or the steps without script.
+    The form is audited on the `first` visit only: later visits show the very same page."""
+    page.goto(live_portal("/"))
+    if first:
+        checked(page, name="cek" if javascript else None)
+    if javascript:
+        assert page.is_hidden("button[name=lanjut]")  # the no-JS steps are hidden
+        choose_desa_with_javascript(page)
+    else:
+        choose_desa_without_javascript(page)
+        if first:
+            checked(page)
 
 
-def _search(page) -> None:
-    page.fill("#nama", "siti aminah")
-    page.fill("#captcha_jawaban", ANSWER)
-    page.click("button[name=cari]")
+def _every_outcome(page, live_portal, *, javascript: bool, text: dict, shots: bool) -> None:
+    _lookup_form(page, live_portal, javascript, first=True)
+    search(page, "siti aminah")
+    assert page.inner_text("h1") == text["found"]
+    content = page.content()
+    assert "Si** Am****" in content and FOUND_NIK not in content
+    checked(page, name="ditemukan" if shots else None)
+    assert small_targets(page) == [] and touching_buttons(page) == []  # the desil form's NIK and its button
+
+    page.fill("#nik", FOUND_NIK)  # the desil, for someone who also knows the NIK
+    page.click("form[action$='/cek/desil'] button[type=submit]")
     page.wait_for_selector("h1")
+    assert page.inner_text("h1") == text["desil"] and "3" in page.inner_text("main")
+    checked(page)
+
+    _lookup_form(page, live_portal, javascript)
+    search(page, "Budi Santoso")
+    assert page.inner_text("h1") == text["not_found"]
+    checked(page)
+
+    _lookup_form(page, live_portal, javascript)
+    search(page, "Paris")  # one word: the form asks for the full name, what was typed kept
+    assert text["one_word"] in page.inner_text("#nama-error, .field.has-error")
+    assert page.input_value("#nama") == "Paris" and page.input_value("#desa") == DESA_A
+    checked(page, name="satu-kata" if shots else None)
+    if text["captcha"]:
+        search(page, "Siti Aminah", answer="00000")
+        assert text["captcha"] in page.inner_text("main")
+        assert page.input_value("#nama") == "Siti Aminah"
+        checked(page)
+        assert error_summary_focused(page)
 
 
-def test_with_javascript_the_selects_fill_themselves(browser, live_portal):
-    page = browser.new_page(**INDONESIAN)
-    page.goto(live_portal + "/")
-    assert page.is_hidden("button[name=lanjut]")  # the no-JS steps are hidden
-    page.select_option("#provinsi", "32")
-    page.wait_for_selector("#kabupaten option[value='32.04']", state="attached")
-    page.select_option("#kabupaten", "32.04")
-    page.wait_for_selector("#kecamatan option[value='32.04.05']", state="attached")
-    page.select_option("#kecamatan", "32.04.05")
-    page.wait_for_selector(f"#desa option[value='{DESA_A}']", state="attached")
-    page.select_option("#desa", DESA_A)
-    _search(page)
-    assert page.inner_text("h1") == "Data ditemukan"
-    assert "Si** Am****" in page.content() and "3204054103850001" not in page.content()
-    page.close()
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_a_resident_checks_their_status(phone, live_portal, javascript):
+    _every_outcome(phone(javascript=javascript), live_portal, javascript=javascript, text=INDONESIAN_TEXT,
+                   shots=javascript)
 
 
-def test_the_desa_search_fills_the_whole_cascade(browser, live_portal):
-    page = browser.new_page(**INDONESIAN)
-    page.goto(live_portal + "/")
-    page.fill("#desa-cari", "Cileunyi Kulon")
-    page.click("#desa-cari-hasil button")
-    playwright_api.expect(page.locator("#desa")).to_have_value(DESA_A)  # the page's CSP forbids eval
-    _search(page)
-    assert page.inner_text("h1") == "Data ditemukan"
-    page.close()
-
-
-def test_without_javascript_the_steps_work(browser, live_portal):
-    context = browser.new_context(java_script_enabled=False, **INDONESIAN)
-    page = context.new_page()
-    page.goto(live_portal + "/")
-    for level, code in (("provinsi", "32"), ("kabupaten", "32.04"), ("kecamatan", "32.04.05")):
-        page.select_option(f"#{level}", code)
-        page.click(f"button[name=lanjut][value={level}]")
-    page.select_option("#desa", DESA_A)
-    _search(page)
-    assert page.inner_text("h1") == "Data ditemukan"
-    context.close()
-
-
-def test_in_english_the_script_speaks_english_too(browser, live_portal):
-    page = browser.new_page(viewport=PHONE, locale="en-GB")
-    page.goto(live_portal + "/")
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_in_english_every_outcome_speaks_english(phone, live_portal, javascript):
+    page = phone(javascript=javascript, english=True)
+    page.goto(live_portal("/"))
     assert page.get_attribute("html", "lang") == "en"
+    _every_outcome(page, live_portal, javascript=javascript, text=ENGLISH_TEXT, shots=False)
+
+
+def test_the_desa_search_fills_the_whole_cascade_in_english(phone, live_portal):
+    page = phone(english=True)
+    page.goto(live_portal("/"))
     page.fill("#desa-cari", "Cileunyi Kulon")
     playwright_api.expect(page.locator("#desa-cari-status")).to_have_text("Villages found: 1.")
     page.click("#desa-cari-hasil button")
     playwright_api.expect(page.locator("#wilayah-status")).to_contain_text("Chosen: Cileunyi Kulon (")
-    _search(page)
+    playwright_api.expect(page.locator("#desa")).to_have_value(DESA_A)  # the page's CSP forbids eval
+    checked(page)
+    search(page, FOUND_NAME)
     assert page.inner_text("h1") == "Records found"
     page.click("text=Bahasa Indonesia")  # the switch: a plain link, back to the lookup form
     page.wait_for_selector("h1")
     assert page.get_attribute("html", "lang") == "id" and page.inner_text("h1") == "Cek status penerima bansos"
-    page.close()
+
+
+def test_a_poster_link_opens_the_form_with_the_desa_chosen(phone, live_portal):
+    page = phone(javascript=False)
+    page.goto(live_portal(f"/?desa={DESA_A}"))
+    assert page.input_value("#desa") == DESA_A
+    search(page, FOUND_NAME)
+    assert page.inner_text("h1") == "Data ditemukan"

@@ -394,3 +394,14 @@ def test_a_reopen_without_a_reason_gets_a_summary(app, client, session, vault):
     response = client.post("/aduan/lacak/buka-lagi", data={"kode": code, "komentar": "belum"})
     assert summary_links(response.text) == [("komentar", "Alasan 10 sampai 1.000 huruf.")]
     assert not has_summary(client.post("/aduan/lacak", data={"kode": code}).text)
+
+
+def test_lacak_shows_times_in_the_zone_of_the_desa(app, client, session, vault):
+    from tests.conftest import DESA_C, make_complaint
+
+    kupang = make_complaint(session, vault, desa=DESA_C)
+    bandung = make_complaint(session, vault, subject="Dewi Lestari")
+    session.commit()
+    assert "WITA" in client.post("/aduan/lacak", data={"kode": kupang}).text
+    page = client.post("/aduan/lacak", data={"kode": bandung}).text
+    assert "WIB" in page and "WITA" not in page

@@ -20,7 +20,7 @@ def cells_of(page: str, name: str) -> list[str]:
     """The text of the number cells in the row headed `name`."""
     row = re.search(r"<tr>\s*<th scope=\"row\">(?:<a [^>]*>)?" + re.escape(name) + r"\b.*?</tr>", page, re.S)
     assert row, f"no row for {name}"
-    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row.group(0), re.S)]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
 
 
 def test_overview_lists_kabupaten_with_links_and_may_be_cached(client, session, vault):
@@ -158,3 +158,30 @@ def test_the_page_is_rate_limited_per_address(app):
     finally:
         with limited.app_context():
             db.engine.dispose()
+
+
+def test_the_desa_of_a_kabupaten_can_be_searched_without_javascript(client, session, vault):
+    make_many(session, vault, DESA_A, 9)
+    session.commit()
+    page = client.get("/statistik", query_string={"kabupaten": "32.04", "q": "kulon"}).text
+    assert '<form method="get" action="/statistik#desa" role="search"' in page
+    assert 'name="kabupaten" value="32.04"' in page and 'value="kulon"' in page
+    assert cells_of(page, "Cileunyi Kulon")[0] == "9"
+    assert "Cileunyi Wetan" not in page
+    assert "1 dari " in page and "cocok dengan “kulon”" in page
+    assert "Tidak ada desa/kelurahan dengan nama itu" in client.get(
+        "/statistik", query_string={"kabupaten": "32.04", "q": "sukamaju"}).text
+
+
+def test_a_long_kabupaten_is_shown_a_page_at_a_time(app, client, session):
+    from portal.models import Region, RegionLevel
+
+    session.add_all(Region(code=f"32.04.05.{3000 + n}", name=f"Desa Uji {n:03d}", level=RegionLevel.DESA,
+                           kind="desa", parent_code="32.04.05") for n in range(1, 61))
+    session.commit()
+    first = client.get("/statistik?kabupaten=32.04").text
+    assert "Desa Uji 001" in first and "Desa Uji 060" not in first
+    assert "halaman 1 dari 2" in first
+    assert 'href="/statistik?kabupaten=32.04&amp;hal=2#desa" rel="next"' in first
+    second = client.get("/statistik?kabupaten=32.04&hal=2").text
+    assert "Desa Uji 060" in second and "Desa Uji 001" not in second and 'rel="prev"' in second

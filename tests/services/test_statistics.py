@@ -14,10 +14,12 @@ from portal.services.names import phonetic_key
 from portal.services.statistics import (
     Cell,
     Mark,
+    StatisticsRow,
     UnknownKabupaten,
     complaint_statistics,
     count_cell,
     desa_cells,
+    desa_page,
     median_cell,
     total_cell,
 )
@@ -246,3 +248,37 @@ def test_no_small_desa_count_can_be_worked_out_from_the_kabupaten_total(size):
         # Nothing is hidden that need not be: at most one complement, and only beside a small cell.
         complements = [c for c in cells.values() if c.mark is Mark.COMPLEMENT]
         assert len(complements) <= 1 and (not complements or possible)
+
+
+def _rows(*names: str) -> tuple[StatisticsRow, ...]:
+    return tuple(StatisticsRow(f"32.04.05.{2001 + n}", name, count_cell(n), count_cell(0), median_cell([]))
+                 for n, name in enumerate(names))
+
+
+def test_a_page_of_desa_rows_counts_what_it_shows():
+    rows = _rows(*(f"Desa {n:03d}" for n in range(1, 121)))
+    first = desa_page(rows, "", 1)
+    assert len(first.rows) == 50 and (first.first, first.last, first.pages) == (1, 50, 3)
+    last = desa_page(rows, "", 3)
+    assert [r.name for r in last.rows][0] == "Desa 101" and (last.first, last.last) == (101, 120)
+    assert desa_page(rows, "", 99).page == 3 and desa_page(rows, "", -4).page == 1
+
+
+def test_searching_desa_rows_needs_every_word_in_any_case():
+    rows = _rows("Cileunyi Kulon", "Cileunyi Wetan", "Cimekar", "Cibiru Hilir")
+    found = desa_page(rows, "  cileunyi   KULON ", 1, per_page=2)
+    assert [r.name for r in found.rows] == ["Cileunyi Kulon"] and found.query == "cileunyi KULON"
+    assert (found.matching, found.total) == (1, 4)
+    both = desa_page(rows, "cileunyi", 2, per_page=1)
+    assert [r.name for r in both.rows] == ["Cileunyi Wetan"] and both.pages == 2
+    nothing = desa_page(rows, "sukamaju", 1)
+    assert nothing.rows == () and nothing.pages == 1 and (nothing.first, nothing.last) == (0, 0)
+
+
+def test_a_search_shows_the_cells_as_the_whole_table_hides_them(session, vault):
+    for code, count in zip((f"32.04.05.{n}" for n in range(2001, 2007)), (5, 7, 6, 8, 9, 2), strict=True):
+        make_many(session, vault, code, count)
+    session.commit()
+    table = complaint_statistics(session, kabupaten_code="32.04")
+    kulon = desa_page(table.desa, "kulon", 1).rows[0]
+    assert kulon.name == "Cileunyi Kulon" and kulon.received.mark is Mark.COMPLEMENT
