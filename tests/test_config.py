@@ -23,6 +23,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(32),
     "NIK_ENCRYPTION_KEY": random_nik_key(),
     "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1/test",
+    "PUBLIC_BASE_URL": "https://cekbansos.example.go.id",
 }
 
 

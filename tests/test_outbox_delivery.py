@@ -249,7 +249,8 @@ def test_channels_are_off_by_default_and_production_never_pretends():
 
 def test_production_refuses_a_gateway_over_http_and_an_smtp_password_without_starttls():
     base = {"PORTAL_ENV": "production", "SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "NIK_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(), "SQLALCHEMY_DATABASE_URI": "postgresql://db"}
+            "NIK_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(), "SQLALCHEMY_DATABASE_URI": "postgresql://db",
+            "PUBLIC_BASE_URL": "https://cekbansos.example.go.id"}
     check_config(base | {"SMS_GATEWAY_URL": "https://api.fonnte.com/send"})
     with pytest.raises(ConfigError, match="https"):
         check_config(base | {"WHATSAPP_GATEWAY_URL": "http://gateway.example/send"})

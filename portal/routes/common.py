@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask_babel import gettext as _
 from limits import parse_many
 
@@ -74,8 +74,8 @@ def captcha_solved(form: CaptchaForm, purpose: ChallengePurpose) -> bool:
 
 
 def public_base_url() -> str:
-    """The portal's real address without a trailing slash: `PUBLIC_BASE_URL`, else this request's host."""
-    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    """The portal's real address without a trailing slash (`PUBLIC_BASE_URL`, https in production)."""
+    return current_app.config["PUBLIC_BASE_URL"]
 
 
 def official_address() -> str:

@@ -105,6 +105,7 @@ def live_portal(app, tmp_path) -> Iterator[LivePortal]:
                 make_row(2, name=KUPANG_NAME, sex="L", birth=dt.date(1979, 6, 2), desa=DESA_C)]
         import_registry(db.session, served.extensions["pii_vault"], write_csv(tmp_path / "r.csv", rows),
                         imported_by="t", period="2025-Q4", today=TODAY)
+        db.session.commit()  # the import flushes; its command commits
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns a failure
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -53,13 +53,15 @@ def two_hosts(production_database, test_regions, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("two_hosts")
     env = {**os.environ, "PORTAL_ENV": "production", "DATABASE_URL": production_database, "REDIS_URL": REDIS_URL,
            "SECRET_KEY": SECRET_KEY, "NIK_ENCRYPTION_KEY": NIK_KEY, "PROXY_HOPS": "1", "WEB_CONCURRENCY": "2",
+           "PUBLIC_BASE_URL": "https://cekbansos.example.go.id",
            "LOOKUP_LIMIT": f"{LOOKUP_LIMIT}/minute", "UPLOAD_FOLDER": str(tmp_path / "uploads")}
     env.pop("TEST_DATABASE_URL", None)
     # As the README deploys it: migrations first, never from the app's start.
     subprocess.run([BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     app = create_app({"PORTAL_ENV": "production", "SQLALCHEMY_DATABASE_URI": production_database,
-                      "SECRET_KEY": SECRET_KEY, "NIK_ENCRYPTION_KEY": NIK_KEY})
+                      "SECRET_KEY": SECRET_KEY, "NIK_ENCRYPTION_KEY": NIK_KEY,
+                      "PUBLIC_BASE_URL": "https://cekbansos.example.go.id"})
     with app.app_context():
         load_regions(db.session, test_regions)
         db.session.commit()

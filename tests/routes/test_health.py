@@ -47,7 +47,7 @@ def test_hsts_only_over_https(client):
 def test_production_cookies_are_secure():
     app = create_app({"PORTAL_ENV": "production", "SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
                       "NIK_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
-                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_BASE_URL": "https://cekbansos.example.go.id"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 
 
