@@ -178,14 +178,19 @@ class RegionForm(PortalForm):
         (labelled by that code), so that a form re-shown during an outage still sends it again;
         then this returns False.
         """
-        complete = True
-        try:
-            options = self._region_options()
-        except SQLAlchemyError as error:
-            if not is_database_outage(error):
-                raise
-            read_session().rollback()
-            complete = False
+        # A choice that `check_regions` could not check (the database stopped answering) has no
+        # region to list children from, even where the region directory still answers from memory.
+        unchecked = any(getattr(self, name).data and name not in self.regions for name in REGION_FIELDS)
+        options: dict[str, list[RegionChoice]] | None = None
+        if not unchecked:
+            try:
+                options = self._region_options()
+            except SQLAlchemyError as error:
+                if not is_database_outage(error):
+                    raise
+                read_session().rollback()
+        complete = options is not None
+        if options is None:
             options = {name: [RegionChoice(code, code)] if (code := getattr(self, name).data) else []
                        for name in REGION_FIELDS}
         for name in REGION_FIELDS:
