@@ -37,7 +37,7 @@ from benchmarks._common import (  # noqa: E402 - the path above first
     write_part,
 )
 
-CODE_RE = re.compile(r'id="kode-aduan">([A-Z0-9-]+)<')
+CODE_RE = re.compile(r'id="kode-aduan"[^>]*>(ADU-[A-Z0-9]{4}-[A-Z0-9]{4})<')
 TOKEN_RE = re.compile(r'name="token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="token"')
 WORKERS = 4
 
