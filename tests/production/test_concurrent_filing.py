@@ -68,8 +68,17 @@ def test_200_simultaneous_filings_are_all_stored_with_unique_codes(busy_app, ses
             response = client.post("/aduan/kirim", data=data)
         if response.status_code != 303:
             return n, response.status_code, None
-        with server:
-            return n, 303, CODE.search(client.get("/aduan/terkirim").text).group(0)
+        # The receipt survives a reload: a resident whose receipt did not load (the machine is
+        # saturated by 220 filings) reloads it, as the test does, up to twice.
+        for _attempt in range(3):
+            with server:
+                receipt = client.get("/aduan/terkirim")
+            if receipt.status_code == 200:
+                break
+        found = CODE.search(receipt.text)
+        assert found, (response.headers.get("Location"), receipt.status_code, receipt.headers.get("Location"),
+                       re.findall(r"<h1>([^<]*)</h1>", receipt.text))
+        return n, 303, found.group(0)
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         answers = list(pool.map(file, requests))
