@@ -115,6 +115,14 @@ def app(tmp_path: Path, test_regions: list[RegionRecord], database_server: str) 
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+    close_redis(app)
+
+
+def close_redis(app: Flask) -> None:
+    """Close the app's Redis client (its own, or one a test put there): no socket outlives its test."""
+    client = app.extensions.get("redis")
+    if client is not None:
+        client.close()
 
 
 @contextmanager
@@ -126,6 +134,7 @@ def limited_app(app: Flask, **settings) -> Iterator[Flask]:
     yield limited
     with limited.app_context():
         db.engine.dispose()
+    close_redis(limited)
 
 
 @pytest.fixture

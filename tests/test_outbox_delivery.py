@@ -279,7 +279,8 @@ def rq_redis(tmp_path) -> str:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         try:
-            redis.Redis.from_url(url, socket_timeout=2).ping()
+            with redis.Redis.from_url(url, socket_timeout=2) as probe:
+                probe.ping()
         except redis.RedisError:
             pytest.skip("TEST_REDIS_URL does not answer")
         yield url

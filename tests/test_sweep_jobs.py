@@ -70,4 +70,5 @@ def test_an_rq_worker_runs_the_sweep_and_the_job_schedules_the_next_one(app, ses
     escalated = session.scalars(select(Complaint).where(Complaint.code == code)).one()
     assert escalated.escalation_level is EscalationLevel.KECAMATAN, log.read_text()
     [next_one] = _scheduled(connection)
+    connection.close()
     assert next_one.startswith(SWEEP_JOB_PREFIX) and next_one != f"{SWEEP_JOB_PREFIX}now"
